@@ -1,0 +1,37 @@
+# Every target works on a fresh machine: `make install` builds .venv from
+# pyproject.toml, pinned by constraints.txt.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install test demo protos lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+demo: install
+	$(VENV)/bin/claimstream demo examples/
+
+# Regenerate the committed protobuf/gRPC code (tests/unit/test_protos.py fails when it is stale).
+protos: install
+	$(PY) -m grpc_tools.protoc -I protos --python_out=services --pyi_out=services \
+		--grpc_python_out=services protos/claimstream/v1/*.proto
+
+lint: install
+	$(VENV)/bin/ruff check services tests benchmarks
+
+bench: install
+	$(PY) -m benchmarks.run all
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info

@@ -1,0 +1,3 @@
+"""claimstream: a streaming NLP pipeline for multilingual news."""
+
+__version__ = "0.1.0"

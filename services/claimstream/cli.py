@@ -1,0 +1,473 @@
+"""The `claimstream` command line."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import json
+import logging
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from claimstream.core.settings import Settings, SettingsError
+
+log = logging.getLogger("claimstream")
+
+SERVICES = ("langid", "translate", "ner", "claims", "gateway")
+EXIT_REJECTED = 1
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """An error a user caused: printed as one line, exit status 2."""
+
+
+# --------------------------------------------------------------------------- helpers
+def stream_services() -> list[str]:
+    """The stream services that exist in this installation, in pipeline order."""
+    found = []
+    for name in SERVICES[:-1]:
+        try:
+            importlib.import_module(f"claimstream.{name}.service")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"claimstream.{name}.service":
+                raise
+            continue
+        found.append(name)
+    return found
+
+
+def gateway_available() -> bool:
+    try:
+        importlib.import_module("claimstream.gateway.server")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("claimstream.gateway.server", "claimstream.v1.gateway_pb2"):
+            raise
+        return False
+    return True
+
+
+def service_spec(name: str, settings: Settings) -> Any:
+    return importlib.import_module(f"claimstream.{name}.service").spec(settings)
+
+
+def decode_for_topic(
+    topic: str, value: bytes, headers: Sequence[tuple[str, bytes]], settings: Settings
+) -> dict[str, Any]:
+    """A message from any pipeline topic as a JSON-able dict."""
+    from claimstream.core.runner import DLQ_HEADER_PREFIX
+    from claimstream.core.schema import Claim, ClaimGroup, document_to_dict
+
+    if topic.endswith(settings.dlq_suffix):
+        record: dict[str, Any] = {
+            name[len(DLQ_HEADER_PREFIX):]: raw.decode("utf-8", "replace")
+            for name, raw in headers if name.startswith(DLQ_HEADER_PREFIX)
+        }
+        try:
+            record["value"] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            record["value_base64"] = base64.b64encode(value).decode("ascii")
+        return record
+    if topic in (settings.topic_groups, settings.topic_claims):
+        message = ClaimGroup() if topic == settings.topic_groups else Claim()
+        if value.lstrip()[:1] == b"{":
+            return dict(json.loads(value))
+        message.ParseFromString(value)
+        return document_to_dict(message)
+    from claimstream.core.schema import Document, decode_document
+
+    doc = decode_document(value)
+    if isinstance(doc, Document):
+        return document_to_dict(doc)
+    return {"undecodable": doc.reason, "detail": doc.detail}
+
+
+def progress_bar(total: int | None, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, disable=None, dynamic_ncols=True)
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    if args.markdown:
+        print(Settings.markdown_table())
+    else:
+        import dataclasses
+
+        for f in dataclasses.fields(settings):
+            print(f"CLAIMSTREAM_{f.name.upper()}={getattr(settings, f.name)}")
+    return 0
+
+
+def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
+    from claimstream.core.kafka import ensure_topics
+
+    created = ensure_topics(settings)
+    for name in settings.all_topics():
+        print(f"{name}\t{'created' if name in created else 'exists'}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from claimstream.core.broker import EmbeddedBroker
+
+    broker = None
+    if not settings.bootstrap:
+        broker = EmbeddedBroker(port=settings.broker_port).start()
+        settings = settings.replace(bootstrap=broker.bootstrap)
+        print(f"embedded broker (memory-only) on {broker.bootstrap}", file=sys.stderr)
+    try:
+        if args.service == "gateway":
+            if not gateway_available():
+                raise CliError("the gateway is not part of this installation")
+            from claimstream.gateway.server import serve_gateway
+
+            serve_gateway(settings)
+        else:
+            if args.service not in stream_services():
+                raise CliError(f"service {args.service!r} is not part of this installation")
+            from claimstream.core.runner import serve
+
+            serve(service_spec(args.service, settings), settings)
+    finally:
+        if broker:
+            broker.stop()
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from claimstream.core.launcher import LocalPipeline
+
+    services = stream_services() + (["gateway"] if gateway_available() else [])
+    if args.services:
+        wanted = [name.strip() for name in args.services.split(",") if name.strip()]
+        unknown = [name for name in wanted if name not in services]
+        if unknown:
+            raise CliError(f"--services: {', '.join(unknown)} not available; choose from {', '.join(services)}")
+        services = wanted
+    stop = {"now": False}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    pipeline = LocalPipeline(settings, services)
+    print("starting: " + ("embedded broker, " if not settings.bootstrap else "") + ", ".join(services), file=sys.stderr)
+    try:
+        pipeline.start()
+        print(f"\nclaimstream is up (stop with Ctrl-C)\n\n  kafka      {pipeline.bootstrap}"
+              + ("  (embedded Tansu, memory-only)" if pipeline.broker else ""))
+        for proc in pipeline.processes:
+            where = f"http://{settings.metrics_host}:{proc.port}/metrics"
+            if proc.name == "gateway":
+                where = f"grpc {settings.grpc_host}:{settings.grpc_port}, {where}"
+            print(f"  {proc.name:<10} {where}")
+        print(f"\n  try:  claimstream ingest examples/news.jsonl --bootstrap {pipeline.bootstrap}\n"
+              f"        claimstream tail {settings.topic_langid} --bootstrap {pipeline.bootstrap} --from-beginning\n",
+              flush=True)
+        while not stop["now"]:
+            for proc in pipeline.processes:
+                if proc.process.poll() is not None:
+                    raise CliError(f"service {proc.name} exited with status {proc.process.returncode}")
+            time.sleep(0.5)
+        print("stopping...", file=sys.stderr)
+    finally:
+        pipeline.stop()
+    return 0
+
+
+def send_records(settings: Settings, paths: Sequence[str], show_progress: bool = True) -> tuple[int, int]:
+    """Produce the documents in `paths` to the ingest topic; returns (sent, rejected)."""
+    from claimstream.core.inputs import read_records
+    from claimstream.core.kafka import make_producer
+    from claimstream.core.schema import Document, encode_document, now_timestamp
+
+    producer = make_producer(settings)
+    sent = rejected = 0
+    futures = []
+    bar = progress_bar(None, "ingest") if show_progress else None
+    try:
+        for record in read_records(paths):
+            result = record.result
+            if not isinstance(result, Document):
+                rejected += 1
+                print(f"{record.origin}: rejected ({result.reason}: {result.detail})", file=sys.stderr)
+                continue
+            if not result.text.strip():
+                rejected += 1
+                print(f"{record.origin}: rejected (empty_text: text is empty or whitespace only)", file=sys.stderr)
+                continue
+            result.ingested_at.CopyFrom(now_timestamp())
+            value = encode_document(result, settings.output_encoding)
+            if len(value) > settings.max_message_bytes:
+                rejected += 1
+                print(f"{record.origin}: rejected (message of {len(value):,} bytes exceeds max_message_bytes)",
+                      file=sys.stderr)
+                continue
+            futures.append(producer.send(settings.topic_ingest, key=result.id.encode("utf-8"), value=value))
+            sent += 1
+            if bar is not None:
+                bar.update(1)
+        for future in futures:
+            future.get(timeout=60)
+    finally:
+        producer.flush()
+        producer.close()
+        if bar is not None:
+            bar.close()
+    return sent, rejected
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from claimstream.core.kafka import ensure_topics
+
+    ensure_topics(settings)
+    sent, rejected = send_records(settings, args.paths)
+    print(f"sent {sent} document(s) to {settings.topic_ingest} on {settings.bootstrap_servers()}; "
+          f"rejected {rejected}", file=sys.stderr)
+    return EXIT_REJECTED if rejected else 0
+
+
+def consume(
+    settings: Settings, topics: Sequence[str], count: int | None, timeout: float | None, from_beginning: bool
+) -> Iterator[Any]:
+    """Messages from `topics` until `count` were read or nothing came for `timeout` seconds."""
+    from claimstream.core.kafka import make_consumer
+
+    consumer = make_consumer(settings, topics, from_beginning=from_beginning)
+    seen = 0
+    last = time.monotonic()
+    try:
+        while count is None or seen < count:
+            batch = consumer.poll(timeout_ms=500)
+            for messages in batch.values():
+                for message in messages:
+                    yield message
+                    seen += 1
+                    last = time.monotonic()
+                    if count is not None and seen >= count:
+                        return
+            if timeout is not None and not batch and time.monotonic() - last > timeout:
+                return
+    finally:
+        consumer.close()
+
+
+def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    for message in consume(settings, [args.topic], args.count, args.timeout, args.from_beginning):
+        record = decode_for_topic(message.topic, message.value or b"", message.headers or [], settings)
+        print(json.dumps(record, ensure_ascii=False), flush=True)
+    return 0
+
+
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    from claimstream.core.inputs import read_records
+    from claimstream.core.pipeline import Pipeline
+    from claimstream.core.schema import Document, to_json
+
+    records = list(read_records(args.paths))
+    pipeline = Pipeline.load(settings, progress=lambda stage: print(f"loading {stage}...", file=sys.stderr))
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    rejected = 0
+    bar = progress_bar(len(records), "enrich")
+    try:
+        for start in range(0, len(records), settings.max_batch):
+            chunk = records[start:start + settings.max_batch]
+            docs = [r.result for r in chunk if isinstance(r.result, Document)]
+            results = iter(pipeline.enrich(docs))
+            for record in chunk:
+                result = next(results) if isinstance(record.result, Document) else record.result
+                if isinstance(result, Document):
+                    out.write(to_json(result) + "\n")
+                else:
+                    rejected += 1
+                    print(f"{record.origin}: rejected ({result.reason}: {result.detail})", file=sys.stderr)
+                bar.update(1)
+    finally:
+        bar.close()
+        if args.out:
+            out.close()
+    if args.groups:
+        if pipeline.groups is None:
+            raise CliError("--groups needs the claims stage, which is not part of this installation")
+        with open(args.groups, "w", encoding="utf-8") as handle:
+            for group in pipeline.groups.groups():
+                handle.write(to_json(group) + "\n")
+    pipeline.close()
+    return EXIT_REJECTED if rejected else 0
+
+
+def summarize_document(doc: dict[str, Any]) -> list[str]:
+    """What each stage added to a document, as indented lines."""
+    lines = []
+    lang = doc.get("language", {})
+    if lang:
+        alts = ", ".join(f"{a['code']} {a.get('confidence', 0):.2f}" for a in lang.get("alternatives", []))
+        lines.append(f"  langid     {lang.get('code')} ({lang.get('script')}, {lang.get('confidence', 0):.2f}"
+                     f"{', also ' + alts if alts else ''}) by {lang.get('method')}")
+    tr = doc.get("translation")
+    if tr:
+        detail = tr.get("detail") or (tr.get("text", "")[:80] + "…" if tr.get("text") else "")
+        lines.append(f"  translate  {tr.get('status')} {detail}")
+    ents = doc.get("entities", [])
+    if "entities" in doc or "ner" in doc.get("processed_at", {}):
+        linked = sorted({e.get("canonical_name") or e["text"] for e in ents})
+        lines.append(f"  ner        {len(ents)} entities: {', '.join(linked[:10])}{' …' if len(linked) > 10 else ''}")
+    if "claims" in doc.get("processed_at", {}):
+        claims = doc.get("claims", [])
+        lines.append(f"  claims     {len(claims)} claim(s)")
+        for claim in claims[:6]:
+            lines.append(f"             - {claim.get('text')}")
+    return lines
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from claimstream.core.broker import free_port
+    from claimstream.core.inputs import read_records
+    from claimstream.core.launcher import LocalPipeline
+    from claimstream.core.schema import Document
+
+    paths = args.paths or ["examples/news.jsonl", "examples/txt"]
+    bad = [p for p in paths if Path(p).name == "bad.jsonl"]
+    paths = [p for p in paths if p not in bad]
+    services = stream_services()
+    log_dir = Path(tempfile.mkdtemp(prefix="claimstream-demo-"))
+    # A private broker and ports, so the demo runs beside a `claimstream up`.
+    settings = settings.replace(broker_port=free_port()) if not settings.bootstrap else settings
+    ports = {name: free_port() for name in services}
+    ids = [r.result.id for r in read_records(paths) if isinstance(r.result, Document)]
+    final_topic = service_spec(services[-1], settings).output_topic
+    print(f"claimstream demo: {len(ids)} sample documents through {' -> '.join(services)} "
+          f"(service logs in {log_dir})", file=sys.stderr)
+    with LocalPipeline(settings, services, log_dir=log_dir, ports=ports) as pipeline:
+        live = settings.replace(bootstrap=pipeline.bootstrap)
+        print(f"broker {pipeline.bootstrap}; services ready", file=sys.stderr)
+        send_records(live, paths)
+        bad_sent = 0
+        if bad:
+            from claimstream.core.kafka import make_producer
+
+            producer = make_producer(live)
+            for line in Path(bad[0]).read_bytes().splitlines():
+                producer.send(live.topic_ingest, key=b"bad", value=line)
+                bad_sent += 1
+            producer.flush()
+            producer.close()
+        results: dict[str, dict[str, Any]] = {}
+        bar = progress_bar(len(ids), f"waiting for {final_topic}")
+        for message in consume(live, [final_topic], None, args.timeout, True):
+            doc = decode_for_topic(final_topic, message.value, [], live)
+            if doc.get("id") in ids and doc["id"] not in results:
+                results[doc["id"]] = doc
+                bar.update(1)
+            if len(results) == len(ids):
+                break
+        bar.close()
+        dlq = []
+        if bad_sent:
+            dlq_topic = live.dlq_topic(live.topic_ingest)
+            for message in consume(live, [dlq_topic], bad_sent, args.timeout, True):
+                dlq.append(decode_for_topic(dlq_topic, message.value, message.headers, live))
+    for doc_id in ids:
+        doc = results.get(doc_id)
+        print(f"\n{doc_id}" + ("" if doc else "  (did not arrive)"))
+        for line in summarize_document(doc or {}):
+            print(line)
+    if dlq:
+        print(f"\n{len(dlq)} bad message(s) in {live.dlq_topic(live.topic_ingest)}:")
+        for entry in dlq:
+            print(f"  {entry.get('reason')}: {entry.get('detail')}")
+    if "claims" in services:
+        from claimstream.claims.groups import ClaimGroups, render_groups
+        from claimstream.core.schema import document_from_dict
+
+        groups = ClaimGroups(tolerance=settings.claims_conflict_tolerance)
+        for doc in results.values():
+            parsed = document_from_dict(doc)
+            if isinstance(parsed, Document):
+                groups.merge_document(parsed)
+        print("\nclaim groups:\n" + render_groups(groups.groups(), color=sys.stdout.isatty()))
+    missing = len(ids) - len(results)
+    print(f"\n{len(results)}/{len(ids)} documents enriched" + (f"; {missing} missing" if missing else ""))
+    return 1 if missing else 0
+
+
+# --------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    settings_flags = argparse.ArgumentParser(add_help=False)
+    Settings.add_arguments(settings_flags)
+    parser = argparse.ArgumentParser(
+        prog="claimstream", description="Streaming NLP pipeline for multilingual news, over Kafka."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable[[argparse.Namespace, Settings], int], help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, parents=[settings_flags])
+        p.set_defaults(func=func)
+        return p
+
+    p = command("up", cmd_up, "Embedded broker (unless CLAIMSTREAM_BOOTSTRAP is set) and every service; Ctrl-C stops all.")
+    p.add_argument("--services", help="comma-separated subset to run (default: all)")
+    p = command("serve", cmd_serve, "Run one service, as a container would.")
+    p.add_argument("service", choices=SERVICES)
+    p = command("ingest", cmd_ingest, "Send documents (.txt, .jsonl, directories, - for stdin) to the ingest topic.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p = command("tail", cmd_tail, "Print a topic's messages as JSON lines.")
+    p.add_argument("topic")
+    p.add_argument("--count", type=int, default=None, help="stop after N messages")
+    p.add_argument("--timeout", type=float, default=None, help="stop after S seconds without a message")
+    p.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
+    p = command("enrich", cmd_enrich, "Run every stage in-process (no Kafka) and write enriched JSON lines.")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", help="write documents here instead of stdout")
+    p.add_argument("--groups", help="write the claim groups of these documents here (JSON lines)")
+    p = command("topics", cmd_topics, "Create the pipeline's topics (DLQs included) on the broker.")
+    p.add_argument("action", choices=["create"])
+    p = command("settings", cmd_settings, "Print the effective settings (or the README table with --markdown).")
+    p.add_argument("--markdown", action="store_true")
+    p = command("demo", cmd_demo, "The whole pipeline on the embedded broker over sample documents, then exit.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="default: examples/news.jsonl examples/txt")
+    p.add_argument("--timeout", type=float, default=120.0, help="give up after S seconds without output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.load(args=args)
+    except SettingsError as exc:
+        print(f"claimstream: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    if settings.log_level != "debug":
+        # The Kafka clients log every connection at INFO.
+        for noisy in ("kafka", "aiokafka"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from claimstream.core.broker import BrokerError
+    from claimstream.core.inputs import InputError
+    from claimstream.core.kafka import BrokerUnavailable
+    from claimstream.core.launcher import LaunchError
+    from claimstream.core.model import ModelLoadError
+
+    try:
+        return int(args.func(args, settings))
+    except (CliError, InputError, BrokerUnavailable, BrokerError, ModelLoadError, LaunchError, SettingsError) as exc:
+        print(f"claimstream: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

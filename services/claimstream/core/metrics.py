@@ -1,0 +1,88 @@
+"""Prometheus metrics, named as in DESIGN.md: base units, `_total` counters, histograms.
+
+One registry per process; each service process exports it on `/metrics`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+
+disable_created_metrics()  # the *_created series only add noise to every dashboard query
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+MESSAGES = Counter(
+    "claimstream_messages_total",
+    "Messages a stage finished, by outcome (ok, dlq).",
+    ["service", "outcome"],
+    registry=REGISTRY,
+)
+BATCH_SIZE = Histogram(
+    "claimstream_batch_size", "Messages per model batch.", ["service"], buckets=_BATCH_BUCKETS, registry=REGISTRY
+)
+INFERENCE_SECONDS = Histogram(
+    "claimstream_inference_seconds",
+    "Wall time of one model batch.",
+    ["service", "model", "provider"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+STAGE_LATENCY = Histogram(
+    "claimstream_stage_latency_seconds",
+    "Time from ingest to this stage's output being acknowledged by the broker.",
+    ["service"],
+    buckets=_LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
+CONSUMER_LAG = Gauge(
+    "claimstream_consumer_lag",
+    "Messages in the input partition not yet processed (high watermark - committed offset).",
+    ["service", "topic", "partition"],
+    registry=REGISTRY,
+)
+TOKENS = Counter(
+    "claimstream_tokens_total",
+    "Model tokens processed (direction: input, output).",
+    ["service", "direction"],
+    registry=REGISTRY,
+)
+DLQ = Counter(
+    "claimstream_dlq_total", "Messages sent to a dead-letter topic, by reason.", ["service", "reason"],
+    registry=REGISTRY,
+)
+MODEL_INFO = Gauge(
+    "claimstream_model_info",
+    "The model a service loaded (value 1).",
+    ["service", "model", "provider"],
+    registry=REGISTRY,
+)
+CLAIM_GROUPS = Gauge(
+    "claimstream_claim_groups", "Claim groups held by this claims worker, by conflict state.", ["conflict"],
+    registry=REGISTRY,
+)
+TRANSLATIONS = Counter(
+    "claimstream_translations_total", "Documents by translation status.", ["status", "source_language"],
+    registry=REGISTRY,
+)
+
+#: Every metric family this package exports (dashboards and alerts may use only these).
+METRIC_NAMES = (
+    "claimstream_messages_total",
+    "claimstream_batch_size",
+    "claimstream_inference_seconds",
+    "claimstream_stage_latency_seconds",
+    "claimstream_consumer_lag",
+    "claimstream_tokens_total",
+    "claimstream_dlq_total",
+    "claimstream_model_info",
+    "claimstream_claim_groups",
+    "claimstream_translations_total",
+)
+
+
+def exposition() -> bytes:
+    """The registry in Prometheus text format."""
+    return generate_latest(REGISTRY)

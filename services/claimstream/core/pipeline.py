@@ -1,0 +1,102 @@
+"""Every stage in-process, no Kafka: `claimstream enrich`, the gRPC `Enrich` call and the demo.
+
+It uses the same model objects as the stream workers, in the same order.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from claimstream.core.model import StageModel
+from claimstream.core.schema import Document, Rejection, content_hash, mark_processed, now_timestamp, validate_document
+from claimstream.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: The stages in pipeline order.
+STAGES = ("langid", "translate", "ner", "claims")
+
+
+def available_stages() -> list[str]:
+    """The stages whose service package is installed (later stages may not exist yet)."""
+    found = []
+    for stage in STAGES:
+        try:
+            importlib.import_module(f"claimstream.{stage}.model")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"claimstream.{stage}.model":
+                raise
+            continue
+        found.append(stage)
+    return found
+
+
+class Pipeline:
+    """The loaded models of every available stage, run in order on a batch."""
+
+    def __init__(self, models: Sequence[StageModel], settings: Settings, groups: Any = None) -> None:
+        self.models = list(models)
+        self.settings = settings
+        #: the claim-group store (claimstream.claims.groups.ClaimGroups) when the claims stage exists
+        self.groups = groups
+
+    @classmethod
+    def load(
+        cls, settings: Settings, stages: Sequence[str] | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> Pipeline:
+        """Load (and warm up) each stage's model once."""
+        models: list[StageModel] = []
+        for stage in stages or available_stages():
+            if progress:
+                progress(stage)
+            module = importlib.import_module(f"claimstream.{stage}.model")
+            model = module.load(settings)
+            model.warmup()
+            models.append(model)
+        groups = None
+        if any(m.service == "claims" for m in models):
+            from claimstream.claims.groups import ClaimGroups
+
+            groups = ClaimGroups(tolerance=settings.claims_conflict_tolerance)
+        return cls(models, settings, groups)
+
+    @property
+    def stages(self) -> list[str]:
+        return [m.service for m in self.models]
+
+    def enrich(self, docs: Sequence[Document]) -> list[Document | Rejection]:
+        """Run every stage on `docs`; each result is the enriched Document or why it was rejected."""
+        results: list[Document | Rejection] = []
+        live: list[int] = []
+        for index, doc in enumerate(docs):
+            problem = validate_document(doc, self.settings.max_text_chars)
+            results.append(problem or doc)
+            if problem is None:
+                if not doc.HasField("ingested_at"):
+                    doc.ingested_at.CopyFrom(now_timestamp())
+                if not doc.content_hash:
+                    doc.content_hash = content_hash(doc)
+                live.append(index)
+        for model in self.models:
+            if not live:
+                break
+            outputs = model.predict([results[i] for i in live])  # type: ignore[misc]
+            still_live = []
+            for index, output in zip(live, outputs, strict=True):
+                results[index] = output
+                if isinstance(output, Document):
+                    mark_processed(output, model.service)
+                    still_live.append(index)
+            live = still_live
+        if self.groups is not None:
+            for index in live:
+                self.groups.merge_document(results[index])
+        return results
+
+    def close(self) -> None:
+        for model in self.models:
+            model.close()

@@ -1,0 +1,267 @@
+"""The stage runner: one Faust worker per service, shared by every stage.
+
+A worker consumes its input topic in batches (`stream.take_events(max_batch,
+within=max_wait)`), decodes and validates each message, runs the service's model
+on the valid ones in a worker thread (so heartbeats and `/metrics` keep
+answering), produces each result keyed by document id, sends what failed to the
+stage's DLQ, and only then lets Faust ack the batch: offsets are committed after
+the outputs are acknowledged by the broker (at least once).
+
+Backpressure: the next batch is not taken until this one is delivered, and
+Faust's stream buffer is bounded (`stream_buffer_maxsize`), so a slow model
+slows consumption instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import faust
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from claimstream.core import metrics
+from claimstream.core.kafka import ensure_topics
+from claimstream.core.model import StageModel
+from claimstream.core.schema import (
+    Document,
+    Rejection,
+    content_hash,
+    decode_document,
+    encode_document,
+    mark_processed,
+    validate_document,
+)
+from claimstream.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Header names on DLQ messages.
+DLQ_HEADERS = ("reason", "detail", "stage", "topic", "partition", "offset", "failed_at")
+DLQ_HEADER_PREFIX = "x-claimstream-"
+
+#: Called after a batch's documents were produced: returns further sends to await (claims uses it).
+AfterBatch = Callable[[list[Document]], Awaitable[list[Awaitable[Any]]]]
+
+
+@dataclass
+class StageSpec:
+    """How one service is wired: its topics and its model."""
+
+    service: str
+    input_topic: str
+    output_topic: str
+    load_model: Callable[[], StageModel]
+    #: Optional: given the Faust app and the model, set up tables and return an AfterBatch hook.
+    setup: Callable[[faust.App, StageModel], AfterBatch] | None = None
+
+
+def dlq_headers(
+    reason: str, detail: str, stage: str, topic: str, partition: int, offset: int
+) -> list[tuple[str, bytes]]:
+    values = (reason, detail[:2000], stage, topic, str(partition), str(offset), datetime.now(UTC).isoformat())
+    return [(DLQ_HEADER_PREFIX + name, value.encode("utf-8")) for name, value in zip(DLQ_HEADERS, values, strict=True)]
+
+
+def faust_broker_url(settings: Settings) -> str:
+    return ";".join(f"kafka://{server}" for server in settings.bootstrap_servers().split(","))
+
+
+def make_app(settings: Settings, service: str) -> faust.App:
+    """A Faust app for `service` whose consumer group is `<group_prefix>-<service>`."""
+    return faust.App(
+        f"{settings.group_prefix}-{service}",
+        broker=faust_broker_url(settings),
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        datadir=str(Path(settings.data_dir) / service),
+        web_enabled=True,
+        web_bind=settings.metrics_host,
+        web_host=settings.metrics_host,
+        web_port=settings.port_for(service),
+        broker_session_timeout=settings.session_timeout,
+        broker_rebalance_timeout=settings.rebalance_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=settings.commit_interval,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        producer_max_request_size=settings.max_message_bytes,
+        consumer_max_fetch_size=settings.max_message_bytes,
+        stream_buffer_maxsize=max(4 * settings.max_batch, 64),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+    )
+
+
+class StageWorker:
+    """One service's Faust worker: the agent, the DLQ, metrics and health pages."""
+
+    def __init__(self, spec: StageSpec, settings: Settings, model: StageModel | None = None) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.model = model if model is not None else spec.load_model()
+        self.ready = False
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{spec.service}-model")
+        self.app = make_app(settings, spec.service)
+
+        def raw_topic(name: str) -> Any:
+            return self.app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+        self.input = raw_topic(spec.input_topic)
+        self.output = raw_topic(spec.output_topic)
+        self.dlq = raw_topic(settings.dlq_topic(spec.input_topic))
+        self.after_batch: AfterBatch | None = spec.setup(self.app, self.model) if spec.setup else None
+
+        self.app.agent(self.input, name=f"{spec.service}.process")(self._consume)
+        self.app.timer(interval=5.0, name=f"{spec.service}.lag")(self._record_lag)
+        self._add_pages()
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+        metrics.MODEL_INFO.labels(spec.service, self.model.model_name, self.model.provider).set(1)
+
+    # -- web pages ---------------------------------------------------------
+    def _add_pages(self) -> None:
+        # Faust turns a plain function into a view's GET handler, called with (view, request).
+        service = self.spec.service
+
+        async def metrics_page(view: Any, request: Any) -> Any:
+            return view.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def health_page(view: Any, request: Any) -> Any:
+            return view.json({"status": "ok", "service": service})
+
+        async def ready_page(view: Any, request: Any) -> Any:
+            return view.json({"ready": self.ready, "service": service}, status=200 if self.ready else 503)
+
+        self.app.page("/metrics")(metrics_page)
+        self.app.page("/healthz")(health_page)
+        self.app.page("/readyz")(ready_page)
+
+    async def _on_assigned(self, app: Any, assigned: Any = None, **kwargs: Any) -> None:
+        self.ready = True
+
+    # -- processing --------------------------------------------------------
+    async def _consume(self, stream: Any) -> None:
+        async for events in stream.take_events(self.settings.max_batch, within=self.settings.max_wait):
+            await self.process(events)
+
+    async def _send_dlq(self, message: Any, rejection: Rejection) -> Awaitable[Any]:
+        metrics.DLQ.labels(self.spec.service, rejection.reason).inc()
+        metrics.MESSAGES.labels(self.spec.service, "dlq").inc()
+        log.warning(
+            "%s: %s[%d]@%d -> DLQ (%s: %s)", self.spec.service, message.topic, message.partition,
+            message.offset, rejection.reason, rejection.detail[:200],
+        )
+        headers = list(message.headers or []) + dlq_headers(
+            rejection.reason, rejection.detail, self.spec.service, message.topic, message.partition, message.offset
+        )
+        return await self.dlq.send(key=message.key, value=message.value or b"", headers=headers)
+
+    async def _predict(self, docs: list[Document]) -> list[Document | Rejection]:
+        """Run the model on a batch; a batch that raises is retried one document at a time,
+        so one poison document goes to the DLQ and the others still come through."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            results = await loop.run_in_executor(self._executor, self.model.predict, docs)
+        except Exception:
+            log.exception("%s: batch of %d failed; retrying one by one", self.spec.service, len(docs))
+            results = []
+            for doc in docs:
+                try:
+                    results.extend(await loop.run_in_executor(self._executor, self.model.predict, [doc]))
+                except Exception as exc:  # the model's bug, reported per document
+                    results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"))
+        metrics.INFERENCE_SECONDS.labels(self.spec.service, self.model.model_name, self.model.provider).observe(
+            time.perf_counter() - started
+        )
+        metrics.BATCH_SIZE.labels(self.spec.service).observe(len(docs))
+        if len(results) != len(docs):
+            raise RuntimeError(f"{self.spec.service} model returned {len(results)} results for {len(docs)} documents")
+        return results
+
+    async def process(self, events: Sequence[Any]) -> None:
+        """Decode, predict, produce and wait for every output of one batch."""
+        pending: list[Awaitable[Any]] = []
+        valid: list[tuple[Any, Document]] = []
+        for event in events:
+            message = event.message
+            decoded = decode_document(message.value)
+            if isinstance(decoded, Document):
+                problem = validate_document(decoded, self.settings.max_text_chars)
+                decoded = problem or decoded
+            if isinstance(decoded, Rejection):
+                pending.append(await self._send_dlq(message, decoded))
+                continue
+            if not decoded.HasField("ingested_at"):
+                decoded.ingested_at.FromMilliseconds(int(message.timestamp * 1000))
+            if not decoded.content_hash:
+                decoded.content_hash = content_hash(decoded)
+            valid.append((message, decoded))
+
+        delivered: list[Document] = []
+        if valid:
+            results = await self._predict([doc for _, doc in valid])
+            for (message, _), result in zip(valid, results, strict=True):
+                if isinstance(result, Rejection):
+                    pending.append(await self._send_dlq(message, result))
+                    continue
+                mark_processed(result, self.spec.service)
+                value = encode_document(result, self.settings.output_encoding)
+                pending.append(await self.output.send(key=result.id.encode("utf-8"), value=value))
+                delivered.append(result)
+            if self.after_batch is not None and delivered:
+                pending.extend(await self.after_batch(delivered))
+
+        # Wait for the broker to acknowledge every output before Faust acks the inputs.
+        await asyncio.gather(*pending)
+        now = time.time()
+        for doc in delivered:
+            latency = now - doc.ingested_at.ToMilliseconds() / 1000
+            metrics.STAGE_LATENCY.labels(self.spec.service).observe(max(0.0, latency))
+        metrics.MESSAGES.labels(self.spec.service, "ok").inc(len(delivered))
+
+    async def _record_lag(self) -> None:
+        consumer = self.app.consumer
+        for tp in consumer.assignment():
+            if tp.topic != self.spec.input_topic:
+                continue
+            highwater = consumer.highwater(tp)
+            # Faust keeps the committed offsets privately; the public position() is the fetch
+            # position, which runs ahead of processing.
+            committed = consumer._committed_offset.get(tp)
+            if highwater is None:
+                continue
+            lag = highwater - (committed if committed is not None else 0)
+            metrics.CONSUMER_LAG.labels(self.spec.service, tp.topic, str(tp.partition)).set(max(0, lag))
+
+    def run(self) -> None:
+        """Run the worker until SIGINT/SIGTERM (blocks)."""
+        ensure_topics(self.settings)
+        Path(self.settings.data_dir, self.spec.service).mkdir(parents=True, exist_ok=True)
+        log.info(
+            "%s: model %s on %s; %s -> %s; metrics on http://%s:%d/metrics",
+            self.spec.service, self.model.model_name, self.model.provider, self.spec.input_topic,
+            self.spec.output_topic, self.settings.metrics_host, self.settings.port_for(self.spec.service),
+        )
+        worker = faust.Worker(self.app, loglevel=self.settings.log_level.upper(), redirect_stdouts=False)
+        try:
+            worker.execute_from_commandline()
+        finally:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self.model.close()
+
+
+def serve(spec: StageSpec, settings: Settings) -> None:
+    """Load the model (failing fast with a clear message), warm it up, and run the worker."""
+    model = spec.load_model()
+    model.warmup()
+    StageWorker(spec, settings, model).run()

