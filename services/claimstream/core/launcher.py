@@ -48,7 +48,7 @@ class ServiceProcess:
 
 
 def service_env(settings: Settings, bootstrap: str, service: str, port: int) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {**os.environ, **settings.to_env()}
     env[ENV_PREFIX + "BOOTSTRAP"] = bootstrap
     env[ENV_PREFIX + "METRICS_PORT"] = str(port)
     env["PYTHONUNBUFFERED"] = "1"

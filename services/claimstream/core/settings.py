@@ -136,6 +136,10 @@ class Settings:
     grpc_host: str = _setting("127.0.0.1", "Address the gRPC gateway binds to.", "gateway")
     grpc_port: int = _setting(50051, "Port of the gRPC gateway.", "gateway")
     grpc_max_message_bytes: int = _setting(16 * 1024 * 1024, "Largest gRPC request or response (bytes).", "gateway")
+    grpc_deadline: float = _setting(
+        30.0, "Longest the gateway works on one Ingest or Enrich call (s); callers' shorter deadlines win.", "gateway"
+    )
+    grpc_max_workers: int = _setting(16, "gRPC gateway worker threads (each open Watch holds one).", "gateway")
 
     # ----------------------------------------------------------------------
     def bootstrap_servers(self) -> str:
@@ -156,6 +160,10 @@ class Settings:
 
     def port_for(self, service: str) -> int:
         return self.metrics_port or SERVICE_PORTS[service]
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting as CLAIMSTREAM_* variables, so a child process gets exactly these settings."""
+        return {ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -1,0 +1,1 @@
+"""Per-stage and end-to-end throughput benchmarks: `python -m benchmarks.<stage> [--quick]`."""

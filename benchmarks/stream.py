@@ -1,0 +1,72 @@
+"""A stage (or the whole pipeline) over Kafka on the embedded broker: docs/s and latency from ingest."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import percentile
+from claimstream.core.broker import free_port
+from claimstream.core.kafka import make_consumer, make_producer
+from claimstream.core.launcher import LocalPipeline
+from claimstream.core.schema import Document, decode_document, encode_document, now_timestamp
+from claimstream.core.settings import Settings
+
+
+def measure_stream(
+    name: str, services: Sequence[str], docs: Sequence[Document], output_topic: str, input_topic: str | None = None,
+    settings: Settings | None = None, timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Start `services` on a private broker, produce `docs` at once, wait for all on `output_topic`.
+
+    Latency is per document, from `ingested_at` (set when produced) to the output message's
+    broker timestamp, so it includes queueing behind earlier documents (a saturation test).
+    """
+    base = settings or Settings()
+    workdir = Path(tempfile.mkdtemp(prefix="claimstream-bench-"))
+    base = base.replace(
+        broker_port=free_port(), data_dir=str(workdir / "state"), session_timeout=6.0, rebalance_timeout=6.0,
+        heartbeat_interval=1.0, commit_interval=0.5,
+    )
+    ports = {service: free_port() for service in services}
+    with LocalPipeline(base, services, log_dir=workdir / "logs", ports=ports) as pipeline:
+        live = base.replace(bootstrap=pipeline.bootstrap)
+        consumer = make_consumer(live, [output_topic], from_beginning=True)
+        consumer.poll(timeout_ms=100)
+        producer = make_producer(live)
+        started = time.time()
+        for doc in docs:
+            copy = Document()
+            copy.CopyFrom(doc)
+            copy.ingested_at.CopyFrom(now_timestamp())
+            producer.send(input_topic or live.topic_ingest, key=copy.id.encode(), value=encode_document(copy, "protobuf"))
+        producer.flush()
+        latencies: dict[str, float] = {}
+        chars = 0
+        deadline = time.monotonic() + timeout
+        while len(latencies) < len(docs) and time.monotonic() < deadline:
+            for batch in consumer.poll(timeout_ms=500).values():
+                for record in batch:
+                    out = decode_document(record.value)
+                    if isinstance(out, Document) and out.id not in latencies:
+                        latencies[out.id] = record.timestamp / 1000 - out.ingested_at.ToMilliseconds() / 1000
+                        chars += len(out.text)
+        elapsed = time.time() - started
+        consumer.close()
+        producer.close()
+    values = list(latencies.values())
+    return {
+        "name": name,
+        "docs": len(latencies),
+        "seconds": round(elapsed, 2),
+        "docs_per_s": round(len(latencies) / elapsed, 1),
+        "chars_per_s": round(chars / elapsed, 1),
+        "p50_ms": round(percentile(values, 50) * 1000, 1),
+        "p95_ms": round(percentile(values, 95) * 1000, 1),
+        "p99_ms": round(percentile(values, 99) * 1000, 1),
+        "mean_batch": base.max_batch,
+        "lost": len(docs) - len(latencies),
+    }

@@ -1,0 +1,16 @@
+"""ner stream wiring: docs.translated -> docs.entities."""
+
+from __future__ import annotations
+
+from claimstream.core.runner import StageSpec
+from claimstream.core.settings import Settings
+from claimstream.ner.model import load
+
+
+def spec(settings: Settings) -> StageSpec:
+    return StageSpec(
+        service="ner",
+        input_topic=settings.topic_translated,
+        output_topic=settings.topic_entities,
+        load_model=lambda: load(settings),
+    )
