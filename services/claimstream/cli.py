@@ -62,7 +62,7 @@ def decode_for_topic(
 ) -> dict[str, Any]:
     """A message from any pipeline topic as a JSON-able dict."""
     from claimstream.core.runner import DLQ_HEADER_PREFIX
-    from claimstream.core.schema import Claim, ClaimGroup, document_to_dict
+    from claimstream.core.schema import Claim, ClaimGroup, document_to_dict, parse_message
 
     if topic.endswith(settings.dlq_suffix):
         record: dict[str, Any] = {
@@ -75,11 +75,8 @@ def decode_for_topic(
             record["value_base64"] = base64.b64encode(value).decode("ascii")
         return record
     if topic in (settings.topic_groups, settings.topic_claims):
-        message = ClaimGroup() if topic == settings.topic_groups else Claim()
-        if value.lstrip()[:1] == b"{":
-            return dict(json.loads(value))
-        message.ParseFromString(value)
-        return document_to_dict(message)
+        parsed = parse_message(ClaimGroup if topic == settings.topic_groups else Claim, value)
+        return document_to_dict(parsed) if parsed is not None else {"undecodable": "invalid_protobuf"}
     from claimstream.core.schema import Document, decode_document
 
     doc = decode_document(value)
@@ -305,6 +302,30 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_REJECTED if rejected else 0
 
 
+def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
+    """The current claim groups: the latest state of every key on claims.groups."""
+    from claimstream.claims.groups import render_groups
+    from claimstream.core.schema import ClaimGroup, parse_message
+
+    latest: dict[bytes, ClaimGroup] = {}
+    for message in consume(settings, [settings.topic_groups], None, args.timeout, True):
+        group = parse_message(ClaimGroup, message.value)
+        if group is not None and message.key:
+            latest[message.key] = group
+    groups = sorted(latest.values(), key=lambda g: g.key)
+    if args.json:
+        from claimstream.core.schema import to_json
+
+        for group in groups:
+            if group.conflict or not args.conflicts_only:
+                print(to_json(group))
+        return 0
+    conflicts = sum(g.conflict for g in groups)
+    print(f"{len(groups)} claim groups on {settings.topic_groups}, {conflicts} with conflicts", file=sys.stderr)
+    print(render_groups(groups, conflicts_only=args.conflicts_only))
+    return 0
+
+
 def summarize_document(doc: dict[str, Any]) -> list[str]:
     """What each stage added to a document, as indented lines."""
     lines = []
@@ -394,7 +415,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             parsed = document_from_dict(doc)
             if isinstance(parsed, Document):
                 groups.merge_document(parsed)
-        print("\nclaim groups:\n" + render_groups(groups.groups(), color=sys.stdout.isatty()))
+        merged = groups.groups()
+        print(f"\n{len(merged)} claim groups, {sum(g.conflict for g in merged)} with conflicts:\n")
+        print(render_groups(merged))
     missing = len(ids) - len(results)
     print(f"\n{len(results)}/{len(ids)} documents enriched" + (f"; {missing} missing" if missing else ""))
     return 1 if missing else 0
@@ -414,7 +437,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
         return p
 
-    p = command("up", cmd_up, "Embedded broker (unless CLAIMSTREAM_BOOTSTRAP is set) and every service; Ctrl-C stops all.")
+    p = command(
+        "up", cmd_up, "Embedded broker (unless CLAIMSTREAM_BOOTSTRAP is set) and every service; Ctrl-C stops all."
+    )
     p.add_argument("--services", help="comma-separated subset to run (default: all)")
     p = command("serve", cmd_serve, "Run one service, as a container would.")
     p.add_argument("service", choices=SERVICES)
@@ -429,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--out", help="write documents here instead of stdout")
     p.add_argument("--groups", help="write the claim groups of these documents here (JSON lines)")
+    p = command("claims", cmd_claims, "The current claim groups and their conflicts, as a table.")
+    p.add_argument("--conflicts-only", action="store_true", help="only groups whose values disagree")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--timeout", type=float, default=3.0, help="stop reading after S seconds without a message")
     p = command("topics", cmd_topics, "Create the pipeline's topics (DLQs included) on the broker.")
     p.add_argument("action", choices=["create"])
     p = command("settings", cmd_settings, "Print the effective settings (or the README table with --markdown).")

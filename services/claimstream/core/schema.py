@@ -11,7 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -34,9 +34,12 @@ from claimstream.v1.document_pb2 import (
 __all__ = [
     "Claim", "ClaimGroup", "ClaimGroupMember", "Document", "Entity", "EntityRef", "Language",
     "LanguageScore", "Quantity", "TimeSpan", "Translation", "Rejection", "REASONS",
-    "decode_document", "encode_document", "document_to_dict", "document_from_dict", "to_json",
+    "decode_document", "encode_document", "encode_message", "parse_message", "document_to_dict",
+    "document_from_dict", "to_json",
     "validate_document", "content_hash", "now_timestamp", "mark_processed",
 ]
+
+M = TypeVar("M", Claim, ClaimGroup, Document)
 
 # DLQ reason codes: what was wrong with a message. Documented in the README.
 REASONS = {
@@ -177,8 +180,28 @@ def to_json(message: Any) -> str:
     return json.dumps(document_to_dict(message), ensure_ascii=False, separators=(",", ":"))
 
 
+def encode_message(message: Any, encoding: str) -> bytes:
+    """A protobuf message as bytes in the configured output encoding (protobuf or canonical JSON)."""
+    if encoding == "json":
+        return to_json(message).encode("utf-8")
+    return bytes(message.SerializeToString())
+
+
 def encode_document(doc: Document, encoding: str) -> bytes:
     """Bytes for a docs.* topic in the configured output encoding."""
-    if encoding == "json":
-        return to_json(doc).encode("utf-8")
-    return doc.SerializeToString()
+    return encode_message(doc, encoding)
+
+
+def parse_message(cls: type[M], raw: bytes | None) -> M | None:
+    """A Claim or ClaimGroup from protobuf or JSON bytes; None when they do not parse."""
+    message = cls()
+    if not raw:
+        return None
+    try:
+        if raw.lstrip()[:1] == b"{":
+            json_format.Parse(raw.decode("utf-8"), message, ignore_unknown_fields=True)
+        else:
+            message.ParseFromString(raw)
+    except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError):
+        return None
+    return message

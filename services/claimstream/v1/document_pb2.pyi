@@ -176,7 +176,7 @@ class TimeSpan(_message.Message):
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., precision: _Optional[str] = ..., surface: _Optional[str] = ...) -> None: ...
 
 class Claim(_message.Message):
-    __slots__ = ("text", "source_text", "start", "end", "predicate", "subject", "object", "place", "attribution", "key", "quantity", "time", "language", "confidence", "predicate_method", "contradiction")
+    __slots__ = ("text", "source_text", "start", "end", "predicate", "subject", "object", "place", "attribution", "key", "quantity", "time", "language", "confidence", "predicate_method", "contradiction", "doc_id", "doc_source", "published_at", "found_in")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_TEXT_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
@@ -193,6 +193,10 @@ class Claim(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
     PREDICATE_METHOD_FIELD_NUMBER: _ClassVar[int]
     CONTRADICTION_FIELD_NUMBER: _ClassVar[int]
+    DOC_ID_FIELD_NUMBER: _ClassVar[int]
+    DOC_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    FOUND_IN_FIELD_NUMBER: _ClassVar[int]
     text: str
     source_text: str
     start: int
@@ -209,7 +213,11 @@ class Claim(_message.Message):
     confidence: float
     predicate_method: str
     contradiction: str
-    def __init__(self, text: _Optional[str] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., place: _Optional[_Union[EntityRef, _Mapping]] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., key: _Optional[str] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., predicate_method: _Optional[str] = ..., contradiction: _Optional[str] = ...) -> None: ...
+    doc_id: str
+    doc_source: str
+    published_at: _timestamp_pb2.Timestamp
+    found_in: Entity.Field
+    def __init__(self, text: _Optional[str] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., place: _Optional[_Union[EntityRef, _Mapping]] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., key: _Optional[str] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., predicate_method: _Optional[str] = ..., contradiction: _Optional[str] = ..., doc_id: _Optional[str] = ..., doc_source: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found_in: _Optional[_Union[Entity.Field, str]] = ...) -> None: ...
 
 class ClaimGroupMember(_message.Message):
     __slots__ = ("doc_id", "language", "source", "attribution", "quantity", "time", "source_text", "start", "end", "published_at")

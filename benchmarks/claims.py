@@ -1,0 +1,75 @@
+"""Claims stage, in-process: docs/s and claims/s of ClaimModel.predict, and group merges/s.
+
+    python -m benchmarks.claims [--quick]
+
+Input: the sample documents (examples/news.jsonl, 12 languages), repeated; language
+codes from `lang_hint` or the id, no entities (the ner stage is not run), so the
+numbers measure extraction, normalization and the embedding fallback alone.
+The over-Kafka figure is measured by the pipeline benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+from pathlib import Path
+
+from claimstream.claims.groups import ClaimGroups
+from claimstream.claims.model import load
+from claimstream.core.schema import Document, document_from_dict
+from claimstream.core.settings import Settings
+
+from benchmarks.harness import measure, print_table, save_results
+
+NEWS = Path(__file__).resolve().parents[1] / "examples" / "news.jsonl"
+LANGS = ("hi", "fa", "en", "ur", "zh", "ko", "ru", "uk", "ar", "de", "fr", "es")
+
+
+def sample_documents() -> list[Document]:
+    """The sample news with a language code each, as the langid stage would set it."""
+    docs = []
+    for line in NEWS.read_text(encoding="utf-8").splitlines():
+        doc = document_from_dict(json.loads(line))
+        if not isinstance(doc, Document):
+            continue
+        doc.language.code = doc.lang_hint or next((p for p in doc.id.split("-") if p in LANGS), "und")
+        docs.append(doc)
+    return docs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small run (under a minute)")
+    args = parser.parse_args()
+    rounds, batch_size = (3, 8) if args.quick else (20, 32)
+
+    docs = sample_documents()
+    model = load(Settings())
+    model.warmup()
+    pool = [copy.deepcopy(d) for _ in range(rounds) for d in docs]
+    batches = [pool[i : i + batch_size] for i in range(0, len(pool), batch_size)]
+
+    def run(batch: list[Document]) -> list[object]:
+        return model.predict(batch)  # type: ignore[return-value]
+
+    rows = [measure("claims predict", run, batches, units=lambda b: sum(len(d.claims) for d in b),
+                    unit_name="claims")]
+
+    enriched = [d for batch in batches for d in batch]
+    store = ClaimGroups(tolerance=Settings().claims_conflict_tolerance)
+    merge_batches = [enriched[i : i + batch_size] for i in range(0, len(enriched), batch_size)]
+
+    def merge(batch: list[Document]) -> None:
+        for doc in batch:
+            store.merge_document(doc)
+
+    rows.append(measure("group merge", merge, merge_batches, units=lambda b: sum(len(d.claims) for d in b),
+                        unit_name="claims", warmup=0))
+    print_table("claims (in-process, units = claims)", rows)
+    note = f"Batch {batch_size}, {len(pool)} docs ({len(docs)} samples x {rounds}), no entities."
+    save_results("claims", rows, note)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""Sentences, units, attribution and entities: the pieces a claim is built from.
+
+Pure functions over one text; `model.py` puts them together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import regex
+
+from claimstream.claims.lexicons import load, spellings
+from claimstream.claims.numbers import NumberMention, normalize_digits
+from claimstream.core.schema import Entity, EntityRef
+
+# Sentence ends: Latin/Cyrillic . ! ?, Devanagari danda ।, Arabic ؟ and Urdu full stop ۔,
+# CJK 。！？. A period between digits (5.6) or after a single capital (U.S.) does not end one.
+_SENTENCE_END = regex.compile(
+    r"(?<!\b\p{Lu})(?<!\d)[.!?](?=[\s\u00a0\"'»”)]|$)|(?<=\d)[.](?=\s|$)|[।॥؟۔](?=\s|$|\S)|[。！？]"
+)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) in code points, whitespace trimmed, in order."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(text):
+        spans.append((start, m.end()))
+        start = m.end()
+    spans.append((start, len(text)))
+    out = []
+    for s, e in spans:
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if e > s:
+            out.append((s, e))
+    return out
+
+
+@cache
+def _unit_tables() -> tuple[regex.Pattern[str], dict[str, str], dict[str, str], dict[str, str]]:
+    data = load("units")
+    owner: dict[str, str] = {}
+    for unit, words in data["words"].items():
+        for word in words:
+            for form in spellings(word):
+                owner.setdefault(form, unit)
+    alternation = "|".join(regex.escape(w) for w in sorted(owner, key=len, reverse=True))
+    pattern = regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + ")",
+                            regex.IGNORECASE)
+    return pattern, owner, data["symbols_before"], data["cjk_after"]
+
+
+def find_unit(text: str, number: NumberMention) -> str:
+    """What the number counts: people, troops, usd, percent, places, duration, ... or ''."""
+    pattern, owner, symbols, cjk = _unit_tables()
+    before = text[max(0, number.start - 4) : number.start].rstrip().lower()
+    for symbol, unit in symbols.items():
+        if before.endswith(symbol):
+            return unit
+    following = normalize_digits(text[number.end : number.end + 40])
+    stripped = following.lstrip(" \u00a0")
+    if stripped[:1] in cjk:
+        return cjk[stripped[:1]]
+    # Within the next three words; a hyphen joins "10-year".
+    words = regex.match(r"(?:[-\s\u00a0]*[^\s\u00a0,.;:،؛।]+){1,3}", following)
+    if not words:
+        return ""
+    m = pattern.search(words.group(0))
+    return owner[m.group(0).lower()] if m else ""
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Who a sentence attributes its claim to: a span of the sentence and, if any, its entity."""
+
+    start: int
+    end: int
+    ref: EntityRef
+
+
+@cache
+def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
+    data = load("predicates")["attribution"]
+
+    def alt(side: str) -> str:
+        words = {f for ws in data[side].values() for w in ws for f in spellings(w)}
+        return "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+
+    bound = r"(?<![\p{L}\p{M}\u200c])"
+    # after: the source follows the marker ("according to X", "به گزارش X", "по данным X").
+    stop = r",.;:،؛।\n，。、："
+    after = regex.compile(
+        bound + r"(?:" + alt("after") + r")[\s\u00a0]*(?P<src>[^" + stop + r"]{2,80}?)"
+        + r"(?:消息|报道)?(?=[" + stop + r"]|$)",
+        regex.IGNORECASE,
+    )
+    # before: the source precedes the marker ("X said", "X के अनुसार", "X اعلام کرد").
+    before = regex.compile(r"(?P<src>[^,.;:،؛।\n—，。、：-]{2,80}?)[\s\u00a0]*(?:" + alt("before") + r")(?![\p{L}])",
+                           regex.IGNORECASE)
+    return after, before
+
+
+@cache
+def _boundary_words() -> frozenset[str]:
+    return frozenset(load("predicates")["attribution"]["boundary_words"])
+
+
+def _trim_words(text: str, keep: int, from_end: bool) -> tuple[int, int]:
+    words = list(regex.finditer(r"\S+", text))
+    if not words:
+        return 0, 0
+    chosen = words[-keep:] if from_end else words[:keep]
+    return chosen[0].start(), chosen[-1].end()
+
+
+def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attribution | None:
+    """The source a sentence cites, with the entity it names when the ner stage found one.
+
+    `offset` is the sentence's start in the document; entity spans are document offsets.
+    """
+    after, before = _attribution_patterns()
+    m = after.search(sentence)
+    from_end = False
+    if m is None:
+        m = before.search(sentence)
+        from_end = True
+    if m is None:
+        return None
+    src_text = m.group("src")
+    if from_end:
+        # "in a deal that officials said": the source starts after the last clause boundary.
+        words = list(regex.finditer(r"\S+", src_text))
+        cut = [w.end() for w in words if w.group(0).lower() in _boundary_words()]
+        if cut and cut[-1] < len(src_text.rstrip()):
+            src_text = " " * cut[-1] + src_text[cut[-1]:]
+    s, e = _trim_words(src_text, 6, from_end)
+    start, end = offset + m.start("src") + s, offset + m.start("src") + e
+    # An entity names the source only when it is most of the phrase: in "असम राज्य आपदा प्रबंधन
+    # प्राधिकरण" (Assam State Disaster Management Authority) the place Assam is not the source.
+    inside = [x for x in entities if x.start < end and start < x.end and x.label in _SOURCE_LABELS
+              and (x.end - x.start) * 2 >= end - start]
+    if inside:
+        ent = max(inside, key=lambda x: (bool(x.canonical_id), x.end - x.start))
+        ref = entity_ref(ent)
+        ref.text = sentence[start - offset : end - offset]
+        if not ent.canonical_id:
+            ref.name = ref.text
+        return Attribution(start, end, ref)
+    surface = sentence[start - offset : end - offset].strip(" \"'«»“”()")
+    return Attribution(start, end, EntityRef(name=surface, text=surface)) if surface else None
+
+
+_SOURCE_LABELS = frozenset({"ORG", "PERSON", "PER", "GPE", "NORP", "LOC"})
+
+
+def entity_ref(ent: Entity) -> EntityRef:
+    """An entity as a reference: canonical id and name when linked, else its surface form."""
+    return EntityRef(id=ent.canonical_id, name=ent.canonical_name or ent.text, text=ent.text)

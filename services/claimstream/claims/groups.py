@@ -1,0 +1,218 @@
+"""Claim groups: every claim with the same key, from every document and language.
+
+Pure logic, no Faust: `merge_claim` is what the stream's table calls for each
+claim (the table stores `ClaimGroup.SerializeToString()` under the claim key),
+and `ClaimGroups` is the in-memory store used by `claimstream enrich --groups`.
+
+Rules:
+
+- Idempotent: a member is identified by (doc id, claim start, claim end, the surface
+  of its number or date, for two values in one sentence); merging
+  it again replaces it with itself, so a replay changes nothing (not even
+  `updated_at`). Members are kept sorted, so arrival order does not matter either.
+- Value range: lower = least lower bound, upper = greatest upper bound (unset when
+  some member is unbounded above), value = the median member value.
+- Conflict: two quantities conflict when their ranges do not overlap and the gap
+  is more than `tolerance` (relative to the larger bound): "about 20,000" (18,000 to
+  22,000) and "more than 35,000" conflict; "18,000" and "about 20,000" do not. Two
+  dates of a one-off event (agreement_signed, ...) conflict when their spans do not
+  overlap: 13 May vs 14 May does, "May 2024" vs 13 May does not.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+from claimstream.core.schema import Claim, ClaimGroup, ClaimGroupMember, Document, Quantity, TimeSpan, now_timestamp
+
+#: Predicates whose date is the claim (a one-off event happens on one day).
+EVENT_PREDICATES = frozenset({"agreement_signed", "agreement_ratified", "withdrew_from", "diplomats_expelled"})
+
+
+def _bounds(q: Quantity) -> tuple[float, float]:
+    lower = q.lower if q.HasField("lower") else q.value
+    upper = q.upper if q.HasField("upper") else float("inf")
+    if not q.HasField("upper") and q.qualifier in ("exact", ""):
+        upper = q.value
+    return lower, upper
+
+
+def _describe(q: Quantity) -> str:
+    words = {"approx": "about ", "at_least": "at least ", "more_than": "more than ", "at_most": "up to ",
+             "less_than": "fewer than "}
+    value = f"{q.value:,.0f}" if q.value == int(q.value) else f"{q.value:,.2f}".rstrip("0").rstrip(".")
+    return words.get(q.qualifier, "") + value
+
+
+def values_conflict(qa: Quantity | None, ta: TimeSpan | None, qb: Quantity | None, tb: TimeSpan | None,
+                    tolerance: float, predicate: str) -> str:
+    """Why two values of one claim key cannot both be true, or '' when they can."""
+    if qa is not None and qb is not None and qa.unit == qb.unit:
+        (alo, ahi), (blo, bhi) = _bounds(qa), _bounds(qb)
+        if ahi < blo or bhi < alo:
+            low_hi, high_lo = (ahi, blo) if ahi < blo else (bhi, alo)
+            if high_lo > 0 and (high_lo - low_hi) / high_lo > tolerance:
+                return f"{_describe(qa)} vs {_describe(qb)}: ranges do not overlap"
+    if predicate in EVENT_PREDICATES and ta is not None and tb is not None and ta.start and tb.start:
+        if ta.end < tb.start or tb.end < ta.start:
+            return f"dated {ta.start} vs {tb.start}"
+    return ""
+
+
+def _member(claim: Claim, doc: Document) -> ClaimGroupMember:
+    member = ClaimGroupMember(
+        doc_id=doc.id, language=claim.language, source=doc.source, source_text=claim.source_text,
+        start=claim.start, end=claim.end,
+    )
+    if claim.HasField("attribution"):
+        member.attribution.CopyFrom(claim.attribution)
+    if claim.HasField("quantity"):
+        member.quantity.CopyFrom(claim.quantity)
+    if claim.HasField("time"):
+        member.time.CopyFrom(claim.time)
+    if doc.HasField("published_at"):
+        member.published_at.CopyFrom(doc.published_at)
+    return member
+
+
+def _summarize(group: ClaimGroup, tolerance: float) -> None:
+    """Recompute the derived fields (documents, languages, sources, range, conflict)."""
+    members = list(group.claims)
+    del group.doc_ids[:], group.languages[:], group.sources[:]
+    group.doc_ids.extend(sorted({m.doc_id for m in members}))
+    group.languages.extend(sorted({m.language for m in members if m.language}))
+    group.sources.extend(sorted({m.source for m in members if m.source}))
+    quantities = [m.quantity for m in members if m.HasField("quantity")]
+    group.ClearField("value_range")
+    if quantities:
+        lowers = [_bounds(q)[0] for q in quantities]
+        uppers = [_bounds(q)[1] for q in quantities]
+        vr = Quantity(value=statistics.median(q.value for q in quantities), unit=quantities[0].unit,
+                      qualifier="exact" if len({q.value for q in quantities}) == 1 else "range", lower=min(lowers))
+        if max(uppers) != float("inf"):
+            vr.upper = max(uppers)
+        group.value_range.CopyFrom(vr)
+    reasons = []
+    for i, a in enumerate(members):
+        for b in members[i + 1 :]:
+            if a.doc_id == b.doc_id:
+                continue
+            why = values_conflict(a.quantity if a.HasField("quantity") else None, a.time if a.HasField("time")
+                                  else None, b.quantity if b.HasField("quantity") else None,
+                                  b.time if b.HasField("time") else None, tolerance, group.predicate)
+            if why:
+                reasons.append(f"{a.source or a.doc_id} ({a.language}) vs {b.source or b.doc_id} ({b.language}): {why}")
+    group.conflict = bool(reasons)
+    group.reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+
+
+def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance: float) -> ClaimGroup:
+    """`group` with `claim` of `doc` merged in (a new group when None); idempotent.
+
+    The input group is not modified. `updated_at` changes only when the group does.
+    """
+    merged = ClaimGroup()
+    if group is not None:
+        merged.CopyFrom(group)
+    else:
+        merged.key, merged.predicate, merged.text = claim.key, claim.predicate, claim.text
+        merged.subject.CopyFrom(claim.subject)
+        merged.object.CopyFrom(claim.object)
+    new = _member(claim, doc)
+    kept = [m for m in merged.claims if _identity(m) != _identity(new)]
+    kept.append(new)
+    kept.sort(key=_identity)
+    del merged.claims[:]
+    merged.claims.extend(kept)
+    _summarize(merged, tolerance)
+    if group is None or _content(merged) != _content(group):
+        merged.updated_at.CopyFrom(now_timestamp())
+    return merged
+
+
+def _identity(m: ClaimGroupMember) -> tuple[str, int, int, str, str]:
+    """A member's identity: its document and span, and which number or date of the sentence it is
+    (one sentence can hold two values of one key: "about 10,000, Ukraine says 12,000")."""
+    return (m.doc_id, m.start, m.end, m.quantity.surface, m.time.surface)
+
+
+def _content(group: ClaimGroup) -> bytes:
+    copy = ClaimGroup()
+    copy.CopyFrom(group)
+    copy.ClearField("updated_at")
+    return copy.SerializeToString(deterministic=True)
+
+
+class ClaimGroups:
+    """In-memory claim-group store: claim key -> ClaimGroup."""
+
+    def __init__(self, tolerance: float = 0.10) -> None:
+        self.tolerance = tolerance
+        self._groups: dict[str, ClaimGroup] = {}
+
+    def get(self, key: str) -> bytes | None:
+        """The serialized group under `key` (the table interface)."""
+        group = self._groups.get(key)
+        return group.SerializeToString() if group is not None else None
+
+    def set(self, key: str, value: bytes) -> None:
+        group = ClaimGroup()
+        group.ParseFromString(value)
+        self._groups[key] = group
+
+    def merge_document(self, doc: Document) -> list[ClaimGroup]:
+        """Merge every keyed claim of `doc`; returns the groups that changed."""
+        changed: dict[str, ClaimGroup] = {}
+        for claim in doc.claims:
+            if not claim.key:
+                continue
+            before = self._groups.get(claim.key)
+            after = merge_claim(before, claim, doc, self.tolerance)
+            if before is None or _content(after) != _content(before):
+                self._groups[claim.key] = after
+                changed[claim.key] = after
+        return list(changed.values())
+
+    def groups(self) -> list[ClaimGroup]:
+        """Every group, sorted by key."""
+        return sorted(self._groups.values(), key=lambda g: g.key)
+
+    def __getitem__(self, key: str) -> ClaimGroup:
+        return self._groups[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._groups
+
+    def __len__(self) -> int:
+        return len(self._groups)
+
+
+def render_groups(groups: Iterable[ClaimGroup], color: bool | None = None, conflicts_only: bool = False,
+                  stream: TextIO | None = None) -> str:
+    """The groups as a terminal table: key, each value by source and language, conflict.
+
+    Conflicts are red when `color` is True, or when it is None and `stream` (stdout by
+    default) is a terminal.
+    """
+    if color is None:
+        color = (stream or sys.stdout).isatty()
+    red, bold, reset = ("\x1b[31m", "\x1b[1m", "\x1b[0m") if color else ("", "", "")
+    lines = []
+    for group in groups:
+        if conflicts_only and not group.conflict:
+            continue
+        flag = f"{red}{bold}CONFLICT{reset}" if group.conflict else "ok"
+        lines.append(f"{bold}{group.key}{reset}  [{flag}]  {len(group.doc_ids)} docs, "
+                     f"{', '.join(group.languages)}")
+        lines.append(f"  {group.text}")
+        for m in group.claims:
+            value = _describe(m.quantity) if m.HasField("quantity") else ""
+            when = m.time.start if m.HasField("time") else ""
+            said = f" per {m.attribution.name}" if m.attribution.name else ""
+            lines.append(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}")
+        if group.conflict:
+            lines.append(f"  {red}reason: {group.reason}{reset}")
+    return "\n".join(lines) + ("\n" if lines else "")

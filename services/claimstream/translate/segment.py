@@ -1,0 +1,191 @@
+"""Cutting documents into translatable pieces and packing them into batches.
+
+A document becomes blocks (lines, with the exact whitespace between them kept),
+blocks become sentences (script-aware: Latin `.?!`, Hindi danda `।`/`॥`, Arabic
+and Persian `؟` and Urdu `۔`, CJK `。！？`), and a sentence longer than the model
+takes is cut at token level on a word boundary. Pieces are sorted by length and
+packed into batches under a padded-token budget; `reassemble` puts the
+translations back in document order.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+# A sentence ends at one of these, optionally followed by closing quotes/brackets.
+# The Arabic comma (،) and semicolon (؛) are clause marks, not sentence ends:
+# they are only used as preferred cut points for over-long sentences.
+_TERMINATORS = ".!?…।॥؟۔。！？"
+_CLOSERS = "\"'”’»›)]}」』"
+_SENTENCE_END = re.compile(
+    rf"[{re.escape(_TERMINATORS)}]+[{re.escape(_CLOSERS)}]*(?=\s+|$)"
+)
+# Tokens after which a cut is least harmful, when a sentence must be cut.
+CLAUSE_MARKS = frozenset(",;:،؛、，；：-–—")
+
+# Lower-cased words that end with a period without ending the sentence.
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt gov sen rep pres rev hon
+    vs etc e.g i.e cf al approx est no nos vol fig jan feb mar apr jun jul aug sep sept oct nov dec
+    inc ltd co corp dept univ assn bros u.s u.k u.n e.u a.m p.m
+    """.split()
+)
+
+_BLOCK_SEPARATOR = re.compile(r"[ \t\r]*\n\s*")
+
+
+def _has_letters(text: str) -> bool:
+    return any(unicodedata.category(ch).startswith("L") for ch in text)
+
+
+def needs_model(text: str) -> bool:
+    """Whether a sentence has anything to translate: only digits/punctuation/symbols pass through."""
+    return _has_letters(text)
+
+
+def split_blocks(text: str) -> tuple[list[str], list[str]]:
+    """Lines of `text` and the exact separators between them (`len(seps) == len(blocks) - 1`).
+
+    Leading/trailing whitespace of the whole text is kept as separators around empty blocks,
+    so `join_blocks(*split_blocks(t)) == t` for every `t`.
+    """
+    blocks: list[str] = []
+    seps: list[str] = []
+    pos = 0
+    for match in _BLOCK_SEPARATOR.finditer(text):
+        blocks.append(text[pos:match.start()])
+        seps.append(match.group(0))
+        pos = match.end()
+    blocks.append(text[pos:])
+    return blocks, seps
+
+
+def join_blocks(blocks: Sequence[str], seps: Sequence[str]) -> str:
+    """Inverse of `split_blocks`."""
+    out = [blocks[0]]
+    for sep, block in zip(seps, blocks[1:], strict=True):
+        out.append(sep)
+        out.append(block)
+    return "".join(out)
+
+
+def _is_abbreviation(text: str, end: int) -> bool:
+    """Whether the period ending at `end` closes an abbreviation or an initial, not a sentence."""
+    if text[end - 1] != ".":
+        return False
+    start = end - 1
+    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "\"'“‘«(":
+        start -= 1
+    word = text[start:end - 1]
+    if not word:
+        return False
+    if word.lower() in ABBREVIATIONS:
+        return True
+    # A single capital letter ("J. Smith") is an initial.
+    return len(word) == 1 and word.isalpha() and word.isupper()
+
+
+def split_sentences(block: str) -> list[str]:
+    """Sentences of one line of text, each stripped; empty input gives no sentences.
+
+    Splits after a terminator (with any closing quotes) that is followed by whitespace,
+    except after a known abbreviation or a single-letter initial, and never inside a
+    number ("3.5", "20.000").
+    """
+    sentences: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(block):
+        end = match.end()
+        if match.group(0) == "." and _is_abbreviation(block, end):
+            continue
+        piece = block[start:end].strip()
+        if piece:
+            sentences.append(piece)
+        start = end
+    tail = block[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return sentences
+
+
+def cut_tokens(
+    ids: Sequence[int], limit: int, is_word_start: Callable[[int], bool], is_clause_end: Callable[[int], bool]
+) -> list[list[int]]:
+    """Cut a token sequence into runs of at most `limit` tokens.
+
+    Each cut goes after the last clause mark (comma, semicolon, ...) that keeps the run
+    within the limit, else before the last token that starts a word, else at the limit
+    (a single "word" longer than the limit, e.g. a very long number).
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    runs: list[list[int]] = []
+    pos = 0
+    n = len(ids)
+    while n - pos > limit:
+        window_end = pos + limit
+        cut = 0
+        for i in range(window_end - 1, pos, -1):
+            if is_clause_end(ids[i - 1]) and is_word_start(ids[i]):
+                cut = i
+                break
+        # A clause cut that leaves a tiny run is worse than a word cut near the limit.
+        if cut - pos < limit // 2:
+            cut = 0
+            for i in range(window_end, pos, -1):
+                if i < n and is_word_start(ids[i]):
+                    cut = i
+                    break
+        if cut <= pos:
+            cut = window_end
+        runs.append(list(ids[pos:cut]))
+        pos = cut
+    if pos < n:
+        runs.append(list(ids[pos:]))
+    return runs
+
+
+@dataclass
+class Piece:
+    """One unit the model translates: source token ids and where the result goes."""
+
+    doc: int          # index of the document in the batch
+    field: int        # 0: text, 1: title
+    block: int        # line within the field
+    sentence: int     # sentence within the line
+    part: int         # run within an over-long sentence
+    ids: list[int]    # source token ids, without special tokens
+    group: str        # model key (pieces of different models never share a batch)
+    source_lang: str = ""
+
+
+def token_batches(pieces: Sequence[Piece], max_batch_tokens: int, extra_tokens: int = 0) -> list[list[Piece]]:
+    """Pack pieces into batches whose padded size (rows x longest row) stays within the budget.
+
+    Pieces are sorted longest first, so rows in a batch have similar lengths and padding is
+    small; each batch holds pieces of one model group only. A single piece longer than the
+    budget gets a batch of its own. `extra_tokens` counts special tokens added per row.
+    """
+    batches: list[list[Piece]] = []
+    by_group: dict[str, list[Piece]] = {}
+    for piece in pieces:
+        by_group.setdefault(piece.group, []).append(piece)
+    for group in by_group.values():
+        group.sort(key=lambda p: len(p.ids), reverse=True)
+        current: list[Piece] = []
+        longest = 0
+        for piece in group:
+            length = len(piece.ids) + extra_tokens
+            width = max(longest, length)
+            if current and width * (len(current) + 1) > max_batch_tokens:
+                batches.append(current)
+                current, width = [], length
+            current.append(piece)
+            longest = width
+        if current:
+            batches.append(current)
+    return batches

@@ -1,0 +1,143 @@
+"""Claim groups: merging, idempotence, value ranges and conflict rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from claimstream.claims.groups import ClaimGroups, merge_claim, render_groups
+from claimstream.core.schema import Claim, ClaimGroup, Document, Quantity, TimeSpan, to_json
+
+KEY = "people_displaced|flood@subdivision:IN-AS||2024"
+
+
+def _doc(doc_id: str, source: str, claims: list[Claim]) -> Document:
+    doc = Document(id=doc_id, text="x" * 200, source=source)
+    doc.published_at.FromDatetime(datetime(2024, 7, 5, tzinfo=UTC))
+    doc.claims.extend(claims)
+    return doc
+
+
+def _claim(value: float, qualifier: str, lower: float | None, upper: float | None, lang: str,
+           start: int = 0, key: str = KEY, predicate: str = "people_displaced") -> Claim:
+    q = Quantity(value=value, unit="people", qualifier=qualifier)
+    if lower is not None:
+        q.lower = lower
+    if upper is not None:
+        q.upper = upper
+    return Claim(key=key, predicate=predicate, quantity=q, language=lang, start=start, end=start + 50,
+                 source_text="...", text="Floods in Assam (India) displaced people")
+
+
+def test_overlapping_values_group_without_conflict() -> None:
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_doc("en-1", "Reuters", [_claim(18000, "exact", 18000, 18000, "en")]))
+    changed = store.merge_document(_doc("hi-1", "Dainik", [_claim(20000, "approx", 18000, 22000, "hi")]))
+    assert len(changed) == 1
+    group = store[KEY]
+    assert list(group.doc_ids) == ["en-1", "hi-1"]
+    assert list(group.languages) == ["en", "hi"]
+    assert list(group.sources) == ["Dainik", "Reuters"]
+    assert (group.value_range.lower, group.value_range.upper) == (18000, 22000)
+    assert not group.conflict and group.reason == ""
+
+
+def test_ranges_that_cannot_both_be_true_conflict_with_a_reason() -> None:
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_doc("hi-1", "Dainik", [_claim(20000, "approx", 18000, 22000, "hi")]))
+    store.merge_document(_doc("hi-2", "Amar Ujala", [_claim(35000, "more_than", 35000, None, "hi")]))
+    group = store[KEY]
+    assert group.conflict
+    assert "Dainik" in group.reason and "Amar Ujala" in group.reason and "more than 35,000" in group.reason
+    assert not group.value_range.HasField("upper")  # one member is unbounded above
+
+
+def test_tolerance_decides_small_gaps() -> None:
+    a = _doc("a", "A", [_claim(100, "exact", 100, 100, "en")])
+    b = _doc("b", "B", [_claim(105, "exact", 105, 105, "en")])
+    loose, strict = ClaimGroups(tolerance=0.10), ClaimGroups(tolerance=0.01)
+    for store in (loose, strict):
+        store.merge_document(a)
+        store.merge_document(b)
+    assert not loose[KEY].conflict
+    assert strict[KEY].conflict
+
+
+def test_merge_is_idempotent_and_order_free() -> None:
+    docs = [
+        _doc("en-1", "Reuters", [_claim(18000, "exact", 18000, 18000, "en")]),
+        _doc("hi-2", "Amar Ujala", [_claim(35000, "more_than", 35000, None, "hi")]),
+    ]
+    store = ClaimGroups()
+    for doc in docs:
+        store.merge_document(doc)
+    first = store[KEY].SerializeToString()
+    for doc in docs:  # a replay
+        assert store.merge_document(doc) == []
+    assert store[KEY].SerializeToString() == first
+    reverse = ClaimGroups()
+    for doc in reversed(docs):
+        reverse.merge_document(doc)
+    assert [m.doc_id for m in reverse[KEY].claims] == [m.doc_id for m in store[KEY].claims]
+    assert reverse[KEY].reason == store[KEY].reason
+
+
+def test_merge_claim_does_not_modify_its_input_and_counts_each_span_once() -> None:
+    doc = _doc("en-1", "Reuters", [_claim(18000, "exact", 18000, 18000, "en")])
+    group = merge_claim(None, doc.claims[0], doc, 0.1)
+    snapshot = group.SerializeToString()
+    again = merge_claim(group, doc.claims[0], doc, 0.1)
+    assert group.SerializeToString() == snapshot
+    assert len(again.claims) == 1
+    assert again.updated_at == group.updated_at
+    other_span = _claim(20000, "exact", 20000, 20000, "en", start=100)
+    assert len(merge_claim(again, other_span, doc, 0.1).claims) == 2
+
+
+def test_one_off_events_on_different_days_conflict() -> None:
+    key = "agreement_signed|country:IN+country:IR||2024"
+
+    def signed(day: str, lang: str) -> Claim:
+        return Claim(key=key, predicate="agreement_signed", language=lang, start=0, end=40,
+                     time=TimeSpan(start=day, end=day, precision="day"))
+
+    store = ClaimGroups()
+    store.merge_document(_doc("hi", "Hindustan", [signed("2024-05-13", "hi")]))
+    store.merge_document(_doc("en", "Reuters", [signed("2024-05-13", "en")]))
+    assert not store[key].conflict
+    store.merge_document(_doc("fa", "IRNA", [signed("2024-05-14", "fa")]))
+    assert store[key].conflict
+    assert "2024-05-13 vs 2024-05-14" in store[key].reason or "2024-05-14 vs 2024-05-13" in \
+        store[key].reason
+    month = Claim(key=key, predicate="agreement_signed", language="ru", start=0, end=40,
+                  time=TimeSpan(start="2024-05-01", end="2024-05-31", precision="month"))
+    alone = ClaimGroups()
+    alone.merge_document(_doc("hi", "Hindustan", [signed("2024-05-13", "hi")]))
+    alone.merge_document(_doc("ru", "TASS", [month]))
+    assert not alone[key].conflict  # "in May" is compatible with 13 May
+
+
+def test_table_store_interface_round_trips_bytes() -> None:
+    store = ClaimGroups()
+    doc = _doc("en-1", "Reuters", [_claim(18000, "exact", 18000, 18000, "en")])
+    store.merge_document(doc)
+    raw = store.get(KEY)
+    assert raw is not None
+    other = ClaimGroups()
+    other.set(KEY, raw)
+    assert other[KEY] == store[KEY]
+    assert store.get("missing") is None
+
+
+def test_group_json_fields_and_rendering() -> None:
+    store = ClaimGroups()
+    store.merge_document(_doc("hi-1", "Dainik", [_claim(20000, "approx", 18000, 22000, "hi")]))
+    store.merge_document(_doc("hi-2", "Amar Ujala", [_claim(35000, "more_than", 35000, None, "hi")]))
+    group: ClaimGroup = store[KEY]
+    text = to_json(group)
+    for field in ('"key"', '"claims"', '"doc_id"', '"quantity"', '"doc_ids"', '"languages"', '"conflict"',
+                  '"reason"'):
+        assert field in text
+    plain = render_groups(store.groups(), color=False)
+    assert "CONFLICT" in plain and "\x1b[" not in plain and "Amar Ujala" in plain
+    assert "\x1b[31m" in render_groups(store.groups(), color=True)
+    assert render_groups(store.groups(), color=False, conflicts_only=True).count("CONFLICT") == 1

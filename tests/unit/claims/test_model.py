@@ -1,0 +1,178 @@
+"""The claims model end to end on the sample documents (examples/news.jsonl), in-process.
+
+Entities are built here from a small alias table, as the ner stage would link them,
+so the test does not depend on the ner stage.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from claimstream.claims.groups import ClaimGroups
+from claimstream.claims.model import ClaimModel, load
+from claimstream.core.model import StageModel
+from claimstream.core.schema import Document, Entity, Translation, document_from_dict, to_json
+from claimstream.core.settings import Settings
+
+NEWS = Path(__file__).resolve().parents[3] / "examples" / "news.jsonl"
+
+ALIASES = {
+    ("subdivision:IN-AS", "Assam", "GPE"): ["Assam", "असम", "آسام", "阿萨姆"],
+    ("country:IN", "India", "GPE"): ["India", "भारत", "هند", "انڈیا", "بھارت", "印度", "L'Inde", "New Delhi"],
+    ("country:IR", "Iran", "GPE"): ["Iran", "ईरान", "ایران", "l'Iran"],
+    ("country:KP", "North Korea", "GPE"): ["North Korea", "उत्तर कोरिया", "کره شمالی", "북한", "КНДР", "كوريا الشمالية",
+                                           "Nordkorea", "Північної Кореї"],
+    ("country:RU", "Russia", "GPE"): ["Russia", "रूस", "روسیه", "러시아", "России", "Россию", "روسيا", "Russland",
+                                      "Росії"],
+    ("country:KR", "South Korea", "GPE"): ["South Korea", "दक्षिण कोरिया", "کره جنوبی"],
+}
+LANGS = ("hi", "fa", "en", "ur", "zh", "ko", "ru", "uk", "ar", "de", "fr", "es")
+
+
+def _link(doc: Document) -> None:
+    """Entities as the ner stage's gazetteer would produce them (longest alias first)."""
+    taken: list[tuple[int, int]] = []
+    for (cid, name, label), aliases in ALIASES.items():
+        for alias in sorted(aliases, key=len, reverse=True):
+            start = doc.text.find(alias)
+            while start >= 0:
+                end = start + len(alias)
+                if not any(start < e and s < end for s, e in taken):
+                    taken.append((start, end))
+                    doc.entities.append(Entity(text=alias, label=label, start=start, end=end, canonical_id=cid,
+                                               canonical_name=name, found_in=Entity.SOURCE_TEXT))
+                start = doc.text.find(alias, end)
+
+
+def _language(doc_id: str) -> str:
+    parts = doc_id.split("-")
+    return next((p for p in parts if p in LANGS), "hi")  # assam-flood-mixed-1 is Hindi
+
+
+@pytest.fixture(scope="module")
+def model() -> ClaimModel:
+    m = load(Settings())
+    assert isinstance(m, StageModel)
+    m.warmup()
+    return m
+
+
+@pytest.fixture(scope="module")
+def docs(model: ClaimModel) -> dict[str, Document]:
+    if not NEWS.exists():
+        pytest.skip("examples/news.jsonl is not there yet")
+    out = {}
+    batch = []
+    for line in NEWS.read_text(encoding="utf-8").splitlines():
+        doc = document_from_dict(json.loads(line))
+        assert isinstance(doc, Document)
+        doc.language.code = _language(doc.id)
+        _link(doc)
+        batch.append(doc)
+    results = model.predict(batch)
+    for result in results:
+        assert isinstance(result, Document), result
+        out[result.id] = result
+    return out
+
+
+@pytest.fixture(scope="module")
+def groups(docs: dict[str, Document]) -> ClaimGroups:
+    store = ClaimGroups(tolerance=Settings().claims_conflict_tolerance)
+    for doc in docs.values():
+        store.merge_document(doc)
+    return store
+
+
+def test_claim_spans_point_into_the_source_text(docs: dict[str, Document]) -> None:
+    for doc in docs.values():
+        for claim in doc.claims:
+            assert doc.text[claim.start : claim.end] == claim.source_text
+            assert claim.quantity.surface in claim.source_text or not claim.HasField("quantity")
+
+
+def test_hindi_flood_claim_is_normalized(docs: dict[str, Document]) -> None:
+    displaced = [c for c in docs["assam-flood-hi-1"].claims if c.predicate == "people_displaced"]
+    assert len(displaced) == 1
+    c = displaced[0]
+    assert (c.quantity.value, c.quantity.qualifier, c.quantity.lower, c.quantity.upper) == (
+        20000, "approx", 18000, 22000)
+    assert c.quantity.surface == "लगभग २०,०००"
+    assert c.key == "people_displaced|flood@subdivision:IN-AS||2024"
+    assert c.text.startswith("Floods in Assam (India) displaced about 20,000 people — according to ")
+    assert c.place.id == "subdivision:IN-AS" and c.predicate_method == "lexicon"
+    assert "असम राज्य आपदा प्रबंधन प्राधिकरण" in c.attribution.name
+    data = json.loads(to_json(c))
+    assert {"text", "source_text", "predicate", "subject", "place", "attribution", "key", "quantity"} <= set(data)
+
+
+def test_flood_displacement_in_three_languages_is_one_conflicting_group(groups: ClaimGroups) -> None:
+    group = groups["people_displaced|flood@subdivision:IN-AS||2024"]
+    assert {"assam-flood-hi-1", "assam-flood-hi-2", "assam-flood-en-1", "assam-flood-fa-1"} <= set(group.doc_ids)
+    assert {"hi", "fa", "en"} <= set(group.languages)
+    assert group.conflict
+    assert "more than 35,000" in group.reason
+    values = {m.doc_id: m.quantity.value for m in group.claims}
+    assert values["assam-flood-en-1"] == 18000 and values["assam-flood-fa-1"] == 20000
+
+
+def test_agreement_dates_disagree_across_languages(groups: ClaimGroups) -> None:
+    group = groups["agreement_signed|country:IN+country:IR||2024"]
+    assert {"hi", "fa", "en"} <= set(group.languages)
+    days = {m.doc_id: m.time.start for m in group.claims}
+    assert days["chabahar-hi-1"] == "2024-05-13" and days["chabahar-fa-1"] == "2024-05-14"  # Jalali 25 Ordibehesht
+    assert group.conflict and "2024-05-13" in group.reason and "2024-05-14" in group.reason
+
+
+def test_troop_deployment_has_actor_and_destination(groups: ClaimGroups) -> None:
+    group = groups["troops_deployed|country:KP|country:RU|2024"]
+    assert {"en", "ko", "ru", "fa"} <= set(group.languages)
+
+
+def test_documents_without_checkable_facts_have_no_claims(docs: dict[str, Document]) -> None:
+    assert list(docs["culture-zh-1"].claims) == []
+    assert list(docs["sports-ko-1"].claims) == []
+
+
+def test_replaying_documents_changes_no_group(docs: dict[str, Document], groups: ClaimGroups) -> None:
+    before = {g.key: g.SerializeToString() for g in groups.groups()}
+    for doc in docs.values():
+        assert groups.merge_document(doc) == []
+    assert {g.key: g.SerializeToString() for g in groups.groups()} == before
+
+
+def test_translation_claims_merge_with_source_claims(model: ClaimModel) -> None:
+    doc = Document(id="t1", text="बाढ़ से लगभग २०,००० लोग विस्थापित हुए।")
+    doc.language.code = "hi"
+    doc.published_at.FromJsonString("2024-07-04T00:00:00Z")
+    doc.translation.status = Translation.OK
+    doc.translation.target_language = "en"
+    doc.translation.text = "Floods displaced about 20,000 people. At least 12 people were killed."
+    (result,) = model.predict([doc])
+    assert isinstance(result, Document)
+    by_predicate = {c.predicate: c for c in result.claims}
+    assert set(by_predicate) == {"people_displaced", "people_killed"}
+    assert by_predicate["people_displaced"].language == "hi"  # found in the source: source span
+    assert by_predicate["people_displaced"].start == 0
+    assert by_predicate["people_killed"].start == -1  # only in the translation
+
+
+def test_contradiction_inside_one_document(model: ClaimModel) -> None:
+    doc = Document(id="c1", text="Floods in the region displaced 5,000 people. "
+                                 "Officials later said the floods displaced 50,000 people.")
+    doc.language.code = "en"
+    doc.published_at.FromJsonString("2024-07-04T00:00:00Z")
+    (result,) = model.predict([doc])
+    assert isinstance(result, Document)
+    assert len(result.claims) == 2
+    assert all(c.contradiction for c in result.claims)
+
+
+def test_unknown_language_and_empty_text_still_work(model: ClaimModel) -> None:
+    unknown = Document(id="u1", text="Las inundaciones dejaron 3.000 desplazados en la provincia.")
+    empty = Document(id="e1", text="")
+    results = model.predict([unknown, empty])
+    assert all(isinstance(r, Document) for r in results)
+    assert list(results[1].claims) == []

@@ -1,0 +1,61 @@
+"""Predicate selection: lexicons in hi, fa, en, ru; embeddings for languages without one."""
+
+from __future__ import annotations
+
+import pytest
+from claimstream.claims.predicates import PredicateEmbedder, find_triggers, unit_fits, vocabulary
+
+
+@pytest.mark.parametrize(("sentence", "predicate"), [
+    ("लगभग २०,००० लोग विस्थापित हुए हैं", "people_displaced"),
+    ("अब तक १२ लोगों की मौत हो चुकी है", "people_killed"),
+    ("दोनों देशों ने समझौते पर हस्ताक्षर किए", "agreement_signed"),
+    ("دست‌کم ۲۰،۰۰۰ نفر را آواره کرده است", "people_displaced"),
+    ("۳۵ نفر مصدوم شدند", "people_injured"),
+    ("بیش از ۱۱٬۰۰۰ سرباز کره شمالی", "troops_deployed"),
+    ("Floods have displaced 18,000 people", "people_displaced"),
+    ("the deal was worth $370 million", "deal_value"),
+    ("Parliament ratified the treaty", "agreement_ratified"),
+    ("около 12 000 военнослужащих КНДР", "troops_deployed"),
+    ("погибли 15 человек", "people_killed"),
+    ("Россия выслала двух дипломатов", "diplomats_expelled"),
+])
+def test_lexicon_trigger(sentence: str, predicate: str) -> None:
+    assert predicate in [t.predicate for t in find_triggers(sentence)]
+
+
+def test_units_restrict_predicates() -> None:
+    assert unit_fits("people_killed", "people", 12)
+    assert not unit_fits("people_killed", "places", 15)  # "15 districts"
+    assert not unit_fits("people_killed", "", 5.6)  # a magnitude is not a head count
+    assert unit_fits("deal_value", "usd", 370e6) and not unit_fits("deal_value", "people", 370e6)
+    assert not unit_fits("agreement_signed", "people", 2)
+
+
+def test_every_predicate_is_documented() -> None:
+    for name, entry in vocabulary().items():
+        assert entry["kind"] in ("quantity", "event"), name
+        assert entry["prototypes"] and entry["template"], name
+        assert {"hi", "fa", "en", "ru"} <= set(entry["triggers"]), name
+
+
+@pytest.fixture(scope="module")
+def embedder() -> PredicateEmbedder:
+    return PredicateEmbedder()
+
+
+@pytest.mark.parametrize(("text", "predicate"), [
+    ("Las lluvias obligaron a 5.000 familias a abandonar sus casas", "people_displaced"),
+    ("Bei dem Busunglück starben 23 Fahrgäste", "people_killed"),
+    ("북한이 러시아에 약 1만 명의 군대를 보냈다", "troops_deployed"),
+])
+def test_embedding_fallback_without_lexicon_words(embedder: PredicateEmbedder, text: str, predicate: str) -> None:
+    assert not [t for t in find_triggers(text) if t.predicate == predicate]  # the lexicon cannot decide
+    (name, score), = embedder.classify([text])
+    assert name == predicate
+    assert score >= 0.86
+
+
+def test_embedding_scores_unrelated_text_below_threshold(embedder: PredicateEmbedder) -> None:
+    (_, score), = embedder.classify(["Das Museum zeigt 200 Gemälde aus dem 17. Jahrhundert"])
+    assert score < 0.86
