@@ -20,7 +20,7 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 demo: install
-	$(VENV)/bin/claimstream demo examples/
+	$(VENV)/bin/claimstream demo
 
 # Regenerate the committed protobuf/gRPC code (tests/unit/test_protos.py fails when it is stale).
 protos: install

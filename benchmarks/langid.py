@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 
+from claimstream.core.settings import Settings
+from claimstream.langid.model import load
+
 from benchmarks.corpus import batches, sample_documents
 from benchmarks.harness import measure, print_table, save_results
 from benchmarks.stream import measure_stream
-from claimstream.core.settings import Settings
-from claimstream.langid.model import load
 
 
 def main() -> None:

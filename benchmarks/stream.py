@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import percentile
 from claimstream.core.broker import free_port
 from claimstream.core.kafka import make_consumer, make_producer
 from claimstream.core.launcher import LocalPipeline
 from claimstream.core.schema import Document, decode_document, encode_document, now_timestamp
 from claimstream.core.settings import Settings
+
+from benchmarks.harness import percentile
 
 
 def measure_stream(
@@ -42,7 +43,8 @@ def measure_stream(
             copy = Document()
             copy.CopyFrom(doc)
             copy.ingested_at.CopyFrom(now_timestamp())
-            producer.send(input_topic or live.topic_ingest, key=copy.id.encode(), value=encode_document(copy, "protobuf"))
+            value = encode_document(copy, "protobuf")
+            producer.send(input_topic or live.topic_ingest, key=copy.id.encode(), value=value)
         producer.flush()
         latencies: dict[str, float] = {}
         chars = 0

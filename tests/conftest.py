@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-
 from claimstream.core.broker import free_port
 from claimstream.core.settings import Settings
 
@@ -56,3 +55,21 @@ def collect(settings: Settings, topic: str, want: Iterable[str] | int, timeout: 
 @pytest.fixture
 def examples() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Marian checkpoint (random weights, SentencePiece trained on the fly), built once per run."""
+    from tests.fixtures.tiny_marian import build_tiny_marian
+
+    return build_tiny_marian(tmp_path_factory.mktemp("translate") / "tiny-marian")
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny checkpoint exported to the ONNX layout the translate service loads."""
+    from claimstream.translate.export import export_model
+
+    out = tmp_path_factory.mktemp("translate-onnx") / "tiny-marian-onnx"
+    export_model(tiny_checkpoint, out, "fp32")
+    return out

@@ -181,11 +181,17 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def send_records(settings: Settings, paths: Sequence[str], show_progress: bool = True) -> tuple[int, int]:
-    """Produce the documents in `paths` to the ingest topic; returns (sent, rejected)."""
+def send_records(
+    settings: Settings, paths: Sequence[str], show_progress: bool = True, send_rejected: bool = False
+) -> tuple[int, int]:
+    """Produce the documents in `paths` to the ingest topic; returns (sent, rejected).
+
+    With `send_rejected` (the demo), lines that fail local validation are sent as they are,
+    so the stage's DLQ shows them; otherwise they are reported and skipped.
+    """
     from claimstream.core.inputs import read_records
     from claimstream.core.kafka import make_producer
-    from claimstream.core.schema import Document, encode_document, now_timestamp
+    from claimstream.core.schema import Document, Rejection, encode_document, now_timestamp
 
     producer = make_producer(settings)
     sent = rejected = 0
@@ -194,13 +200,14 @@ def send_records(settings: Settings, paths: Sequence[str], show_progress: bool =
     try:
         for record in read_records(paths):
             result = record.result
-            if not isinstance(result, Document):
+            if isinstance(result, Document) and not result.text.strip():
+                result = Rejection("empty_text", "text is empty or whitespace only")
+            if isinstance(result, Rejection):
                 rejected += 1
-                print(f"{record.origin}: rejected ({result.reason}: {result.detail})", file=sys.stderr)
-                continue
-            if not result.text.strip():
-                rejected += 1
-                print(f"{record.origin}: rejected (empty_text: text is empty or whitespace only)", file=sys.stderr)
+                if send_rejected:
+                    futures.append(producer.send(settings.topic_ingest, key=record.origin.encode(), value=record.raw))
+                else:
+                    print(f"{record.origin}: rejected ({result.reason}: {result.detail})", file=sys.stderr)
                 continue
             result.ingested_at.CopyFrom(now_timestamp())
             value = encode_document(result, settings.output_encoding)
@@ -326,6 +333,21 @@ def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        from claimstream.translate.export import ExportError, export_model
+    except ModuleNotFoundError as exc:
+        raise CliError(f"export-model needs the export extra ({exc.name} is missing): "
+                       "pip install 'claimstream[export]'") from None
+    print(f"exporting {args.src} -> {args.out} ({args.dtype})...", file=sys.stderr)
+    try:
+        manifest = export_model(args.src, Path(args.out), args.dtype)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(manifest, indent=2, ensure_ascii=False))
+    return 0
+
+
 def summarize_document(doc: dict[str, Any]) -> list[str]:
     """What each stage added to a document, as indented lines."""
     lines = []
@@ -356,32 +378,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from claimstream.core.launcher import LocalPipeline
     from claimstream.core.schema import Document
 
-    paths = args.paths or ["examples/news.jsonl", "examples/txt"]
-    bad = [p for p in paths if Path(p).name == "bad.jsonl"]
-    paths = [p for p in paths if p not in bad]
+    paths = args.paths or ["examples/"]
     services = stream_services()
     log_dir = Path(tempfile.mkdtemp(prefix="claimstream-demo-"))
     # A private broker and ports, so the demo runs beside a `claimstream up`.
     settings = settings.replace(broker_port=free_port()) if not settings.bootstrap else settings
     ports = {name: free_port() for name in services}
-    ids = [r.result.id for r in read_records(paths) if isinstance(r.result, Document)]
+    ids = [r.result.id for r in read_records(paths) if isinstance(r.result, Document) and r.result.text.strip()]
     final_topic = service_spec(services[-1], settings).output_topic
     print(f"claimstream demo: {len(ids)} sample documents through {' -> '.join(services)} "
           f"(service logs in {log_dir})", file=sys.stderr)
     with LocalPipeline(settings, services, log_dir=log_dir, ports=ports) as pipeline:
         live = settings.replace(bootstrap=pipeline.bootstrap)
         print(f"broker {pipeline.bootstrap}; services ready", file=sys.stderr)
-        send_records(live, paths)
-        bad_sent = 0
-        if bad:
-            from claimstream.core.kafka import make_producer
-
-            producer = make_producer(live)
-            for line in Path(bad[0]).read_bytes().splitlines():
-                producer.send(live.topic_ingest, key=b"bad", value=line)
-                bad_sent += 1
-            producer.flush()
-            producer.close()
+        _, bad_sent = send_records(live, paths, send_rejected=True)
         results: dict[str, dict[str, Any]] = {}
         bar = progress_bar(len(ids), f"waiting for {final_topic}")
         for message in consume(live, [final_topic], None, args.timeout, True):
@@ -458,12 +468,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conflicts-only", action="store_true", help="only groups whose values disagree")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.add_argument("--timeout", type=float, default=3.0, help="stop reading after S seconds without a message")
+    p = command("export-model", cmd_export_model,
+                "Convert a Hugging Face translation checkpoint (Marian, M2M100, NLLB) into the ONNX layout "
+                "the translate service loads.")
+    p.add_argument("src", help="checkpoint directory, or a hub id when the hub is reachable")
+    p.add_argument("out", help="output directory (created; must be empty or a previous export)")
+    p.add_argument("--dtype", choices=["fp32", "fp16", "int8"], default="fp32")
     p = command("topics", cmd_topics, "Create the pipeline's topics (DLQs included) on the broker.")
     p.add_argument("action", choices=["create"])
     p = command("settings", cmd_settings, "Print the effective settings (or the README table with --markdown).")
     p.add_argument("--markdown", action="store_true")
     p = command("demo", cmd_demo, "The whole pipeline on the embedded broker over sample documents, then exit.")
-    p.add_argument("paths", nargs="*", metavar="PATH", help="default: examples/news.jsonl examples/txt")
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help="default: examples/ (bad lines are sent too, to show the DLQ)")
     p.add_argument("--timeout", type=float, default=120.0, help="give up after S seconds without output")
     return parser
 

@@ -15,10 +15,10 @@ import urllib.request
 
 import pytest
 import yaml
-
 from claimstream.cli import service_spec, stream_services
 from claimstream.core.broker import free_port
 from claimstream.core.launcher import LocalPipeline
+
 from tests.conftest import EXAMPLES, collect, stream_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]

@@ -7,11 +7,11 @@ import signal
 import time
 
 import pytest
-
 from claimstream.core.broker import free_port
 from claimstream.core.kafka import make_producer
 from claimstream.core.launcher import LocalPipeline
 from claimstream.core.schema import Document, decode_document
+
 from tests.conftest import collect, stream_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]

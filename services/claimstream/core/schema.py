@@ -130,22 +130,35 @@ def document_from_dict(obj: Any) -> Document | Rejection:
     return doc
 
 
-def decode_document(raw: bytes | None) -> Document | Rejection:
-    """Bytes from a docs.* topic -> Document. JSON when the payload starts with '{' or '[', else protobuf."""
-    if not raw:
-        return Rejection("empty_message", "the message value is empty")
-    if raw.lstrip(b" \t\r\n\xef\xbb\xbf")[:1] in (b"{", b"["):  # no Document's bytes start so
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return Rejection("invalid_utf8", f"byte {exc.start}: {exc.reason}")
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return Rejection("invalid_json", f"line {exc.lineno} column {exc.colno}: {exc.msg}")
-        except RecursionError:
-            return Rejection("invalid_json", "nesting too deep")
-        return document_from_dict(obj)
+def _sniff(raw: bytes) -> str:
+    """"json", "protobuf", or "ambiguous" for whitespace followed by '{' or '['.
+
+    A protobuf message never starts with '{' or '[' (they would be group tags, which proto3
+    does not use), but it may start with 0x0a or 0x20 — whitespace to a JSON reader — so
+    leading whitespace alone does not make a message JSON.
+    """
+    if raw[:1] in (b"{", b"[") or raw.startswith(b"\xef\xbb\xbf"):
+        return "json"
+    if raw.lstrip(b" \t\r\n")[:1] in (b"{", b"["):
+        return "ambiguous"
+    return "protobuf"
+
+
+def _decode_json(raw: bytes) -> Document | Rejection:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return Rejection("invalid_utf8", f"byte {exc.start}: {exc.reason}")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return Rejection("invalid_json", f"line {exc.lineno} column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        return Rejection("invalid_json", "nesting too deep")
+    return document_from_dict(obj)
+
+
+def _decode_protobuf(raw: bytes) -> Document | Rejection:
     doc = Document()
     try:
         doc.ParseFromString(raw)
@@ -159,6 +172,19 @@ def decode_document(raw: bytes | None) -> Document | Rejection:
     if not doc.id and doc.text:
         doc.id = "sha256-" + content_hash(doc)[:16]
     return doc
+
+
+def decode_document(raw: bytes | None) -> Document | Rejection:
+    """Bytes from a docs.* topic -> Document: JSON (the ingest form or canonical JSON) or protobuf."""
+    if not raw:
+        return Rejection("empty_message", "the message value is empty")
+    kind = _sniff(raw)
+    if kind == "json":
+        return _decode_json(raw)
+    decoded = _decode_protobuf(raw)
+    if kind == "ambiguous" and isinstance(decoded, Rejection):
+        return _decode_json(raw)
+    return decoded
 
 
 def validate_document(doc: Document, max_text_chars: int) -> Rejection | None:
@@ -194,14 +220,17 @@ def encode_document(doc: Document, encoding: str) -> bytes:
 
 def parse_message(cls: type[M], raw: bytes | None) -> M | None:
     """A Claim or ClaimGroup from protobuf or JSON bytes; None when they do not parse."""
-    message = cls()
     if not raw:
         return None
-    try:
-        if raw.lstrip()[:1] == b"{":
-            json_format.Parse(raw.decode("utf-8"), message, ignore_unknown_fields=True)
-        else:
-            message.ParseFromString(raw)
-    except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError):
-        return None
-    return message
+    kinds = {"json": ["json"], "protobuf": ["protobuf"], "ambiguous": ["protobuf", "json"]}[_sniff(raw)]
+    for kind in kinds:
+        message = cls()
+        try:
+            if kind == "json":
+                json_format.Parse(raw.decode("utf-8-sig"), message, ignore_unknown_fields=True)
+            else:
+                message.ParseFromString(raw)
+            return message
+        except (DecodeError, json_format.ParseError, UnicodeDecodeError, ValueError):
+            continue
+    return None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from claimstream.core.schema import (
     REASONS,
     Document,
@@ -65,7 +64,9 @@ def test_bad_messages_become_rejections_with_their_reason(raw, reason):
     assert result.detail
 
 
-@pytest.mark.parametrize(("text", "reason"), [("", "empty_text"), (" \n\t", "empty_text"), ("x" * 101, "text_too_large")])
+@pytest.mark.parametrize(
+    ("text", "reason"), [("", "empty_text"), (" \n\t", "empty_text"), ("x" * 101, "text_too_large")]
+)
 def test_validation(text, reason):
     problem = validate_document(Document(id="v", text=text), max_text_chars=100)
     assert problem is not None and problem.reason == reason
@@ -77,3 +78,16 @@ def test_every_reason_is_documented_in_the_readme():
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     for reason in REASONS:
         assert f"`{reason}`" in readme, reason
+
+
+def test_protobuf_whose_first_bytes_look_like_json_whitespace_is_still_protobuf():
+    # Field 1 (id) has tag 0x0a, a newline to a JSON reader; a 123-character id makes the next byte '{'.
+    doc = Document(id="x" * 123, text="t")
+    raw = doc.SerializeToString()
+    assert raw[:2] == b"\n{"
+    assert decode_document(raw) == doc
+
+
+def test_json_with_leading_whitespace_is_json():
+    doc = decode_document(b'  \n {"id": "w", "text": "hello"}')
+    assert isinstance(doc, Document) and doc.id == "w"

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from claimstream.cli import build_parser
 from claimstream.core.settings import ENV_PREFIX, SERVICE_PORTS, Settings
+
 from tests.unit.deploy.deploy_helpers import REPO
 
 COMPOSE: dict[str, Any] = yaml.safe_load((REPO / "docker-compose.yml").read_text())

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 from claimstream.core.metrics import METRIC_NAMES
+
 from tests.unit.deploy.deploy_helpers import DEPLOY, REPO, exported_series, series_names
 
 GRAFANA = DEPLOY / "grafana"

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from claimstream.core.settings import ENV_PREFIX, SERVICE_PORTS, Settings
+
 from tests.unit.deploy.deploy_helpers import DEPLOY, stage_input_topics
 
 K8S = DEPLOY / "k8s"

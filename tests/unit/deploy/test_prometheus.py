@@ -7,6 +7,7 @@ import subprocess
 import pytest
 import yaml
 from claimstream.core.settings import SERVICE_PORTS
+
 from tests.unit.deploy.deploy_helpers import DEPLOY, exported_series, series_names
 
 PROM = DEPLOY / "prometheus"

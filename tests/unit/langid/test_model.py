@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from claimstream.core.schema import Document, Rejection
 from claimstream.core.settings import Settings
 from claimstream.langid.model import load
@@ -19,8 +18,8 @@ SENTENCES = {
     "ur": ("ur", "Arab", "حکام کا کہنا ہے کہ دریا میں پانی کی سطح کم ہونا شروع ہو گئی ہے لیکن خطرہ ابھی باقی ہے۔"),
     "zh": ("zh", "Hani", "当局表示，河水水位已经开始缓慢下降，但危险仍然存在，救援营地继续开放。"),
     "es": ("es", "Latn", "Las autoridades dijeron que el nivel del río comenzó a bajar, pero el peligro continúa."),
-    "fr": ("fr", "Latn", "Les autorités ont déclaré que le niveau du fleuve commençait à baisser, mais le danger demeure."),
-    "de": ("de", "Latn", "Die Behörden erklärten, dass der Wasserstand des Flusses langsam sinkt, die Gefahr aber bleibt."),
+    "fr": ("fr", "Latn", "Les autorités ont déclaré que le niveau du fleuve baissait, mais le danger demeure."),
+    "de": ("de", "Latn", "Die Behörden erklärten, dass der Wasserstand des Flusses sinkt, die Gefahr aber bleibt."),
 }
 
 
