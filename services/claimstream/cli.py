@@ -96,10 +96,8 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     if args.markdown:
         print(Settings.markdown_table())
     else:
-        import dataclasses
-
-        for f in dataclasses.fields(settings):
-            print(f"CLAIMSTREAM_{f.name.upper()}={getattr(settings, f.name)}")
+        for name, value in settings.public().items():
+            print(f"CLAIMSTREAM_{name.upper()}={value}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -29,7 +30,33 @@ def client_config(settings: Settings) -> dict[str, Any]:
     servers = settings.bootstrap_servers().split(",")
     if not any(_reachable(server) for server in servers):
         raise _unavailable(settings)  # fail in a second, not after kafka-python's 30 s bootstrap timeout
-    return {"bootstrap_servers": servers}
+    return {"bootstrap_servers": servers, **security_config(settings)}
+
+
+def security_config(settings: Settings) -> dict[str, Any]:
+    """TLS and SASL options in kafka-python's names (aiokafka uses the same ones)."""
+    protocol = settings.kafka_security_protocol
+    config: dict[str, Any] = {"security_protocol": protocol}
+    if protocol.startswith("SASL_"):
+        config.update(
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_plain_username=settings.kafka_sasl_username,
+            sasl_plain_password=settings.kafka_sasl_password,
+        )
+    if protocol.endswith("SSL"):
+        for name in ("cafile", "certfile", "keyfile"):
+            value = getattr(settings, f"kafka_ssl_{name}")
+            if value:
+                config[f"ssl_{name}"] = value
+    return config
+
+
+def ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The client TLS context for *SSL protocols (Faust takes a context, not file names)."""
+    context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile or None)
+    if settings.kafka_ssl_certfile:
+        context.load_cert_chain(settings.kafka_ssl_certfile, settings.kafka_ssl_keyfile or None)
+    return context
 
 
 def _reachable(server: str) -> bool:

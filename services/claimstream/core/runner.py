@@ -28,7 +28,7 @@ import faust
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from claimstream.core import metrics
-from claimstream.core.kafka import ensure_topics
+from claimstream.core.kafka import ensure_topics, ssl_context
 from claimstream.core.model import StageModel
 from claimstream.core.schema import (
     Document,
@@ -74,11 +74,26 @@ def faust_broker_url(settings: Settings) -> str:
     return ";".join(f"kafka://{server}" for server in settings.bootstrap_servers().split(","))
 
 
+def broker_credentials(settings: Settings) -> Any:
+    """Faust's form of the TLS/SASL settings (None for PLAINTEXT)."""
+    protocol = settings.kafka_security_protocol
+    context = ssl_context(settings) if protocol.endswith("SSL") else None
+    if protocol.startswith("SASL_"):
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username, password=settings.kafka_sasl_password,
+            mechanism=settings.kafka_sasl_mechanism, ssl_context=context,
+        )
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
 def make_app(settings: Settings, service: str) -> faust.App:
     """A Faust app for `service` whose consumer group is `<group_prefix>-<service>`."""
     return faust.App(
         f"{settings.group_prefix}-{service}",
         broker=faust_broker_url(settings),
+        broker_credentials=broker_credentials(settings),
         store="memory://",
         key_serializer="raw",
         value_serializer="raw",

@@ -25,8 +25,12 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names it and says why."""
 
 
-def _setting(default: Any, help: str, section: str = "runtime", choices: Sequence[str] | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "section": section, "choices": choices})
+def _setting(
+    default: Any, help: str, section: str = "runtime", choices: Sequence[str] | None = None, secret: bool = False
+) -> Any:
+    # A secret never appears in repr(), `claimstream settings`, logs or metric labels.
+    metadata = {"help": help, "section": section, "choices": choices, "secret": secret}
+    return field(default=default, repr=not secret, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,26 @@ class Settings:
     )
     grpc_max_workers: int = _setting(16, "gRPC gateway worker threads (each open Watch holds one).", "gateway")
 
+    # --- security ---------------------------------------------------------
+    kafka_security_protocol: str = _setting(
+        "PLAINTEXT", "How every Kafka client (workers, CLI, gateway) connects.", "security",
+        ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
+    )
+    kafka_sasl_mechanism: str = _setting(
+        "PLAIN", "SASL mechanism (with SASL_*).", "security", ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+    )
+    kafka_sasl_username: str = _setting("", "SASL user name.", "security")
+    kafka_sasl_password: str = _setting("", "SASL password (never printed or logged).", "security", secret=True)
+    kafka_ssl_cafile: str = _setting(
+        "", "CA bundle (PEM) that signed the brokers' certificates (with *SSL).", "security"
+    )
+    kafka_ssl_certfile: str = _setting("", "Client certificate (PEM) for mutual TLS.", "security")
+    kafka_ssl_keyfile: str = _setting("", "Client private key (PEM) for mutual TLS.", "security")
+    grpc_tls_certfile: str = _setting(
+        "", "Server certificate (PEM) of the gRPC gateway; with grpc_tls_keyfile it serves TLS only.", "security"
+    )
+    grpc_tls_keyfile: str = _setting("", "Server private key (PEM) of the gRPC gateway.", "security")
+
     # ----------------------------------------------------------------------
     def bootstrap_servers(self) -> str:
         """The broker clients connect to: `bootstrap`, else the embedded broker's address."""
@@ -162,6 +186,13 @@ class Settings:
 
     def port_for(self, service: str) -> int:
         return self.metrics_port or SERVICE_PORTS[service]
+
+    def public(self) -> dict[str, Any]:
+        """Every setting by name, secrets masked: what may be printed or logged."""
+        return {
+            f.name: ("***" if f.metadata["secret"] and getattr(self, f.name) else getattr(self, f.name))
+            for f in dataclasses.fields(self)
+        }
 
     def to_env(self) -> dict[str, str]:
         """Every setting as CLAIMSTREAM_* variables, so a child process gets exactly these settings."""

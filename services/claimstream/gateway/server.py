@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -48,7 +49,7 @@ from claimstream.core.schema import (
     now_timestamp,
     validate_document,
 )
-from claimstream.core.settings import Settings
+from claimstream.core.settings import Settings, SettingsError
 from claimstream.v1 import gateway_pb2
 from claimstream.v1.gateway_pb2 import IngestSummary, WatchEvent, WatchRequest
 
@@ -374,6 +375,21 @@ def _method_handlers(gateway: Gateway) -> dict[str, grpc.RpcMethodHandler]:
     }
 
 
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials:
+    """TLS credentials from CLAIMSTREAM_GRPC_TLS_CERTFILE and _KEYFILE (both required)."""
+    paths = {"CLAIMSTREAM_GRPC_TLS_CERTFILE": settings.grpc_tls_certfile,
+             "CLAIMSTREAM_GRPC_TLS_KEYFILE": settings.grpc_tls_keyfile}
+    missing = [name for name, path in paths.items() if not path]
+    if missing:
+        raise SettingsError(f"gRPC TLS needs both certificate and key: set {', '.join(missing)}")
+    try:
+        chain = Path(settings.grpc_tls_certfile).read_bytes()
+        key = Path(settings.grpc_tls_keyfile).read_bytes()
+    except OSError as exc:
+        raise SettingsError(f"cannot read the gRPC TLS files: {exc}") from exc
+    return grpc.ssl_server_credentials([(key, chain)])
+
+
 def start_gateway(settings: Settings, pipeline: Pipeline | None = None) -> tuple[grpc.Server, int]:
     """Start the gateway on `grpc_host:grpc_port` (port 0: any free port); return the server and its port.
 
@@ -400,7 +416,10 @@ def start_gateway(settings: Settings, pipeline: Pipeline | None = None) -> tuple
 
     address = f"{settings.grpc_host}:{settings.grpc_port}"
     try:
-        port = server.add_insecure_port(address)
+        if settings.grpc_tls_certfile or settings.grpc_tls_keyfile:
+            port = server.add_secure_port(address, _server_credentials(settings))
+        else:
+            port = server.add_insecure_port(address)
     except RuntimeError as exc:
         raise RuntimeError(
             f"the gRPC gateway cannot listen on {address}: {exc}; set CLAIMSTREAM_GRPC_PORT"
@@ -415,7 +434,8 @@ def start_gateway(settings: Settings, pipeline: Pipeline | None = None) -> tuple
         gateway.close()
 
     threading.Thread(target=close_when_stopped, name="gateway-closer", daemon=True).start()
-    log.info("gRPC gateway listening on %s:%d", settings.grpc_host, port)
+    tls = "TLS" if settings.grpc_tls_certfile else "plaintext"
+    log.info("gRPC gateway listening on %s:%d (%s)", settings.grpc_host, port, tls)
     return server, port
 
 
