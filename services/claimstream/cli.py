@@ -170,7 +170,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
               flush=True)
         while not stop["now"]:
             for proc in pipeline.processes:
-                if proc.process.poll() is not None:
+                if proc.process.poll() is not None and not proc.stopped:
                     raise CliError(f"service {proc.name} exited with status {proc.process.returncode}")
             time.sleep(0.5)
         print("stopping...", file=sys.stderr)

@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from claimstream.core.broker import EmbeddedBroker
+from claimstream.core.broker import EmbeddedBroker, free_port
 from claimstream.core.kafka import ensure_topics
 from claimstream.core.settings import ENV_PREFIX, Settings
 
@@ -37,6 +37,8 @@ class ServiceProcess:
     process: subprocess.Popen[bytes]
     log_path: Path | None
     log_file: IO[bytes] | None = field(default=None, repr=False)
+    #: set when the launcher signalled it on purpose (kill), so its exit is not a failure
+    stopped: bool = False
 
     def log_tail(self, lines: int = 25) -> str:
         if self.log_path is None:
@@ -60,12 +62,14 @@ class LocalPipeline:
 
     def __init__(
         self, settings: Settings, services: Sequence[str], log_dir: Path | None = None,
-        ports: dict[str, int] | None = None,
+        ports: dict[str, int] | None = None, replicas: int = 1,
     ) -> None:
         self.settings = settings
         self.services = list(services)
         self.log_dir = log_dir
         self.ports = ports or {}
+        #: workers per service, in one consumer group (replicas after the first take free ports)
+        self.replicas = replicas
         self.broker: EmbeddedBroker | None = None
         self.processes: list[ServiceProcess] = []
 
@@ -79,15 +83,18 @@ class LocalPipeline:
         ensure_topics(self.settings.replace(bootstrap=self.bootstrap))
         for service in self.services:
             self.start_service(service)
+            for _ in range(self.replicas - 1):
+                self.start_service(service, port=free_port(), replace=False)
         self.wait_ready(ready_timeout)
         return self
 
-    def start_service(self, service: str) -> ServiceProcess:
-        port = self.ports.get(service) or self.settings.port_for(service)
+    def start_service(self, service: str, port: int | None = None, replace: bool = True) -> ServiceProcess:
+        """Start a worker of `service`; with `replace`, it takes the place of the previous one."""
+        port = port or self.ports.get(service) or self.settings.port_for(service)
         log_path = log_file = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"{service}.log"
+            log_path = self.log_dir / f"{service}-{port}.log"
             log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
         process = subprocess.Popen(
             [sys.executable, "-m", "claimstream.cli", "serve", service],
@@ -95,13 +102,15 @@ class LocalPipeline:
             stdout=log_file, stderr=subprocess.STDOUT if log_file else None, stdin=subprocess.DEVNULL,
         )
         handle = ServiceProcess(service, port, process, log_path, log_file)
-        self.processes = [p for p in self.processes if p.name != service] + [handle]
+        if replace:
+            self.processes = [p for p in self.processes if p.name != service or p.port != port]
+        self.processes.append(handle)
         return handle
 
     def wait_ready(self, timeout: float) -> None:
         """Wait until every service answers 200 on /readyz (it has joined its group)."""
         deadline = time.monotonic() + timeout
-        waiting = {p.name: p for p in self.processes}
+        waiting = {f"{p.name}:{p.port}": p for p in self.processes if not p.stopped}
         while waiting and time.monotonic() < deadline:
             for name, proc in list(waiting.items()):
                 if proc.process.poll() is not None:
@@ -116,9 +125,11 @@ class LocalPipeline:
             tails = "\n".join(f"--- {p.name}\n{p.log_tail()}" for p in waiting.values())
             raise LaunchError(f"not ready after {timeout:.0f} s: {names}\n{tails}")
 
-    def kill(self, service: str, sig: int = signal.SIGKILL) -> None:
+    def kill(self, service: str, sig: int = signal.SIGKILL, port: int | None = None) -> None:
+        """Signal every worker of `service` (or only the one on `port`) and wait for it to exit."""
         for proc in self.processes:
-            if proc.name == service:
+            if proc.name == service and (port is None or proc.port == port) and proc.process.poll() is None:
+                proc.stopped = True
                 proc.process.send_signal(sig)
                 proc.process.wait(30)
 

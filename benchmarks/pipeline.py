@@ -1,0 +1,166 @@
+"""The whole pipeline over Kafka on the embedded broker, against its stages in-process.
+
+Reports documents/s at saturation (every document produced at once), latency from
+ingest to docs.enriched, each stage's share of a document's time, the streaming
+layer's overhead (end-to-end throughput against the slowest stage in-process), and
+scaling with 1 and 2 workers per stage. Writes benchmarks/results/pipeline.{json,md,png}.
+
+`python -m benchmarks.pipeline [--quick] [--docs N]`. Translation runs with the
+settings in the environment (by default no models: documents pass as NO_MODEL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from claimstream.core.broker import free_port
+from claimstream.core.kafka import make_consumer, make_producer
+from claimstream.core.launcher import LocalPipeline
+from claimstream.core.pipeline import STAGES, Pipeline
+from claimstream.core.schema import Document, decode_document, encode_document, now_timestamp
+from claimstream.core.settings import Settings
+
+from benchmarks.corpus import batches, sample_documents
+from benchmarks.harness import RESULTS, measure, percentile, print_table, save_results
+
+
+def in_process(settings: Settings, docs: list[Document]) -> list[dict[str, Any]]:
+    """Each stage's model alone on the corpus, fed the previous stage's output."""
+    rows = []
+    current = [d for d in docs]
+    for stage in STAGES:
+        pipeline = Pipeline.load(settings, stages=[stage])
+        model = pipeline.models[0]
+        outputs: dict[str, Document] = {}  # by id: the warm-up batch runs twice
+
+        def run(batch: list[Document], model: Any = model, outputs: dict[str, Document] = outputs) -> None:
+            outputs.update((d.id, d) for d in model.predict(batch) if isinstance(d, Document))
+
+        chars = lambda b: sum(len(d.text) for d in b)  # noqa: E731
+        rows.append(measure(f"{stage} in-process", run, batches(current, settings.max_batch), chars))
+        current = list(outputs.values())
+        pipeline.close()
+    return rows
+
+
+def over_kafka(settings: Settings, docs: list[Document], replicas: int) -> tuple[dict[str, Any], dict[str, float]]:
+    """The four stages as separate workers; every document produced at once."""
+    workdir = Path(tempfile.mkdtemp(prefix="claimstream-bench-pipeline-"))
+    base = settings.replace(
+        broker_port=free_port(), data_dir=str(workdir / "state"), session_timeout=6.0, rebalance_timeout=6.0,
+        heartbeat_interval=1.0, commit_interval=0.5,
+    )
+    services = list(STAGES)
+    ports = {s: free_port() for s in services}
+    with LocalPipeline(base, services, log_dir=workdir / "logs", ports=ports, replicas=replicas) as lp:
+        live = base.replace(bootstrap=lp.bootstrap)
+        consumer = make_consumer(live, [live.topic_enriched], from_beginning=True)
+        consumer.poll(timeout_ms=100)
+        producer = make_producer(live)
+        started = time.time()
+        for doc in docs:
+            copy = Document()
+            copy.CopyFrom(doc)
+            copy.ingested_at.CopyFrom(now_timestamp())
+            producer.send(live.topic_ingest, key=copy.id.encode(), value=encode_document(copy, "protobuf"))
+        producer.flush()
+        done: dict[str, Document] = {}
+        latencies: list[float] = []
+        deadline = time.monotonic() + 900
+        while len(done) < len(docs) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    out = decode_document(record.value)
+                    if isinstance(out, Document) and out.id not in done:
+                        done[out.id] = out
+                        latencies.append(record.timestamp / 1000 - out.ingested_at.ToMilliseconds() / 1000)
+        elapsed = time.time() - started
+        consumer.close()
+        producer.close()
+    # Each stage's share: the time between the previous stage's output and its own.
+    spans: dict[str, list[float]] = {s: [] for s in services}
+    for doc in done.values():
+        previous = doc.ingested_at.ToMilliseconds() / 1000
+        for stage in services:
+            at = doc.processed_at[stage].ToMilliseconds() / 1000
+            spans[stage].append(max(0.0, at - previous))
+            previous = at
+    total = sum(statistics.mean(v) for v in spans.values() if v) or 1.0
+    share = {s: round(100 * statistics.mean(v) / total, 1) for s, v in spans.items() if v}
+    row = {
+        "name": f"pipeline over Kafka, {replicas} worker(s) per stage",
+        "docs": len(done),
+        "seconds": round(elapsed, 2),
+        "docs_per_s": round(len(done) / elapsed, 1),
+        "p50_ms": round(percentile(latencies, 50) * 1000),
+        "p95_ms": round(percentile(latencies, 95) * 1000),
+        "p99_ms": round(percentile(latencies, 99) * 1000),
+        "lost": len(docs) - len(done),
+    }
+    return row, share
+
+
+def plot(rows: list[dict[str, Any]], shares: dict[int, dict[str, float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    names = [r["name"].replace(" in-process", "").replace("pipeline over Kafka, ", "Kafka, ") for r in rows]
+    left.barh(names, [r["docs_per_s"] for r in rows], color=["#4c72b0"] * (len(rows) - 2) + ["#dd8452"] * 2)
+    left.set_xlabel("documents / s")
+    left.set_title("Throughput: stages in-process vs whole pipeline")
+    left.invert_yaxis()
+    bottom = [0.0] * len(shares)
+    labels = [f"{n} worker(s)" for n in shares]
+    for stage in STAGES:
+        values = [shares[n].get(stage, 0.0) for n in shares]
+        right.bar(labels, values, bottom=bottom, label=stage)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    right.set_ylabel("% of a document's time in the pipeline")
+    right.set_title("Where a document spends its time (over Kafka)")
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--docs", type=int, default=None)
+    args = parser.parse_args()
+    count = args.docs or (150 if args.quick else 1500)
+    settings = Settings.load()
+    docs = sample_documents(count)
+    rows = in_process(settings, docs)
+    shares = {}
+    for replicas in (1, 2):
+        row, share = over_kafka(settings, docs, replicas)
+        rows.append(row)
+        shares[replicas] = share
+    slowest = min(rows[: len(STAGES)], key=lambda r: r["docs_per_s"])
+    for row in rows[len(STAGES):]:
+        row["vs_slowest_stage"] = f"{100 * row['docs_per_s'] / slowest['docs_per_s']:.0f}%"
+    print_table("pipeline", rows)
+    for replicas, share in shares.items():
+        print(f"time share, {replicas} worker(s) per stage: {share}")
+    RESULTS.mkdir(exist_ok=True)
+    plot(rows, shares, RESULTS / "pipeline.png")
+    models = settings.translate_models or "none (every document passes as NO_MODEL)"
+    note = (
+        f"{count} sample documents; translation models: {models}; "
+        f"time share per stage (1 worker): {shares[1]}; (2 workers): {shares[2]}. "
+        f"`vs_slowest_stage` = end-to-end docs/s over the slowest stage in-process ({slowest['name']}). "
+        "![pipeline](benchmarks/results/pipeline.png)"
+    )
+    save_results("pipeline", rows, note)
+
+
+if __name__ == "__main__":
+    main()
