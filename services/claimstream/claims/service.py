@@ -4,33 +4,45 @@ Two agents in one worker, the Kafka Streams repartition pattern:
 
 1. docs.entities -> the claim model -> docs.enriched (the stage runner), and each
    keyed claim -> claims.normalized, keyed by its claim key;
-2. claims.normalized -> the claim-group table (keyed by claim key, so a group is
-   always merged in the one partition that owns it, whichever document and worker
-   its claims came from) -> claims.groups whenever a group changes.
+2. claims.normalized -> the claim groups -> claims.groups whenever a group changes,
+   written to the same partition number. A claim key therefore always lands in one
+   partition of both topics, and the one worker that owns that partition merges it,
+   whichever document and worker the claim came from.
 
-Merging is idempotent by (document id, claim span), so a replay after a crash, or
-the same documents ingested twice, changes no group and emits nothing.
+The groups of a partition are the latest value of each key on that partition of
+claims.groups (the topic is the group store's changelog). A worker rebuilds a
+partition's groups from it the first time it merges a claim from that partition,
+and drops them when the partition is revoked. Merging is idempotent by (document id,
+claim span), so a replay after a crash, or the same documents ingested twice,
+changes no group and emits nothing.
+
+Why not a Faust table: its changelog recovery never completes on the embedded
+broker (Tansu reports a partition's end offset as the last batch's base offset + 1,
+and Faust's recovery waits for events that never come), which would hang every
+restarted claims worker.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from typing import Any
 
 import faust
+from kafka import TopicPartition
 
 from claimstream.claims.groups import merge_claim
 from claimstream.claims.model import load
 from claimstream.core import metrics
-from claimstream.core.model import ModelLoadError, StageModel
-from claimstream.core.runner import AfterBatch, StageSpec
+from claimstream.core.kafka import make_consumer
+from claimstream.core.model import StageModel
+from claimstream.core.runner import AfterBatch, StageSpec, dlq_headers
 from claimstream.core.schema import Claim, ClaimGroup, Document, encode_message, parse_message
 from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
-
-TABLE_NAME = "claim-groups"
 
 
 def claim_document(claim: Claim) -> Document:
@@ -41,16 +53,58 @@ def claim_document(claim: Claim) -> Document:
     return doc
 
 
-def _table_store(settings: Settings) -> str:
-    if settings.claims_store == "memory":
-        return "memory://"
-    try:
-        import rocksdict  # noqa: F401
-    except ImportError:
-        raise ModelLoadError(
-            "CLAIMSTREAM_CLAIMS_STORE=rocksdb needs the rocksdict package: pip install 'claimstream[rocksdb]'"
-        ) from None
-    return "rocksdb://"
+class GroupStore:
+    """The claim groups of the claims.groups partitions this worker owns."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.partitions: dict[int, dict[bytes, ClaimGroup]] = {}
+
+    def loaded(self, partition: int) -> dict[bytes, ClaimGroup] | None:
+        return self.partitions.get(partition)
+
+    def load(self, partition: int, quiet_polls: int = 2) -> dict[bytes, ClaimGroup]:
+        """Read the partition of claims.groups to its end: the latest group of each key.
+
+        The end is where the broker's end offset has been passed and polls come back
+        empty (the embedded broker's end offset can be lower than its last record).
+        """
+        started = time.monotonic()
+        consumer = make_consumer(self.settings, [], from_beginning=True)
+        tp = TopicPartition(self.settings.topic_groups, partition)
+        groups: dict[bytes, ClaimGroup] = {}
+        try:
+            consumer.assign([tp])
+            consumer.seek_to_beginning(tp)
+            end = consumer.end_offsets([tp])[tp]
+            empty = 0
+            while empty < quiet_polls:
+                records = consumer.poll(timeout_ms=200).get(tp, [])
+                for record in records:
+                    group = parse_message(ClaimGroup, record.value)
+                    if group is not None and record.key:
+                        groups[record.key] = group
+                if records:
+                    empty = 0
+                elif consumer.position(tp) >= end:
+                    empty += 1
+        finally:
+            consumer.close()
+        self.partitions[partition] = groups
+        log.info(
+            "claims: %d group(s) of %s[%d] loaded in %.1f s", len(groups), tp.topic, partition,
+            time.monotonic() - started,
+        )
+        return groups
+
+    def drop(self, partitions: set[int]) -> None:
+        for partition in partitions:
+            self.partitions.pop(partition, None)
+
+    def record_metrics(self) -> None:
+        flags = [g.conflict for groups in self.partitions.values() for g in groups.values()]
+        metrics.CLAIM_GROUPS.labels("true").set(sum(flags))
+        metrics.CLAIM_GROUPS.labels("false").set(len(flags) - sum(flags))
 
 
 def _wire_groups(settings: Settings) -> Any:
@@ -60,31 +114,46 @@ def _wire_groups(settings: Settings) -> Any:
 
         claims_topic = raw_topic(settings.topic_claims)
         groups_topic = raw_topic(settings.topic_groups)
-        table = app.Table(
-            TABLE_NAME, default=None, partitions=settings.partitions, store=_table_store(settings),
-            schema=faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"),
-            help="claim key -> serialized ClaimGroup",
-        )
-        conflicts: dict[bytes, bool] = {}
+        claims_dlq = raw_topic(settings.dlq_topic(settings.topic_claims))
+        store = GroupStore(settings)
+
+        async def on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+            store.drop({tp.partition for tp in revoked or () if tp.topic == settings.topic_claims})
+
+        app.on_partitions_revoked.connect(on_revoked)
 
         async def group_claims(stream: Any) -> None:
-            async for event in stream.events():
-                key = event.message.key
-                claim = parse_message(Claim, event.message.value)
-                if claim is None or not key:
-                    log.warning("claims.groups: skipping an unreadable claim at offset %d", event.message.offset)
-                    continue
-                stored = table.get(key)
-                before = parse_message(ClaimGroup, stored) if stored else None
-                after = merge_claim(before, claim, claim_document(claim), settings.claims_conflict_tolerance)
-                if before is not None and after.updated_at == before.updated_at:
-                    continue  # already merged: a replay
-                table[key] = after.SerializeToString()
-                conflicts[key] = after.conflict
-                metrics.CLAIM_GROUPS.labels("true").set(sum(conflicts.values()))
-                metrics.CLAIM_GROUPS.labels("false").set(len(conflicts) - sum(conflicts.values()))
-                sent = await groups_topic.send(key=key, value=encode_message(after, settings.output_encoding))
-                await sent  # acknowledged before this claim's offset can be committed
+            # In batches, like the stage runner: merge every claim of the batch, send one update per
+            # changed group, and wait for all the acknowledgements together before the batch is acked.
+            loop = asyncio.get_running_loop()
+            async for events in stream.take_events(settings.max_batch * 4, within=settings.max_wait):
+                pending: list[Awaitable[Any]] = []
+                changed: dict[tuple[int, bytes], ClaimGroup] = {}
+                for event in events:
+                    message = event.message
+                    claim = parse_message(Claim, message.value)
+                    if claim is None or not message.key:
+                        metrics.DLQ.labels("claims", "invalid_protobuf").inc()
+                        headers = dlq_headers("invalid_protobuf", "not a claimstream.v1.Claim with a key", "claims",
+                                              message.topic, message.partition, message.offset)
+                        pending.append(await claims_dlq.send(key=message.key, value=message.value or b"",
+                                                             headers=headers))
+                        continue
+                    groups = store.loaded(message.partition)
+                    if groups is None:
+                        groups = await loop.run_in_executor(None, store.load, message.partition)
+                    before = groups.get(message.key)
+                    after = merge_claim(before, claim, claim_document(claim), settings.claims_conflict_tolerance)
+                    if before is not None and after.updated_at == before.updated_at:
+                        continue  # already merged: a replay
+                    groups[message.key] = after
+                    changed[(message.partition, message.key)] = after
+                for (partition, key), group in changed.items():
+                    value = encode_message(group, settings.output_encoding)
+                    pending.append(await groups_topic.send(key=key, value=value, partition=partition))
+                await asyncio.gather(*pending)
+                if changed:
+                    store.record_metrics()
 
         app.agent(claims_topic, name="claims.groups")(group_claims)
 

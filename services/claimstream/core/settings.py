@@ -128,9 +128,6 @@ class Settings:
     )
 
     # --- claims -----------------------------------------------------------
-    claims_store: str = _setting(
-        "memory", "Claim-group table store: memory, or rocksdb where installed.", "claims", ("memory", "rocksdb")
-    )
     claims_predicate_threshold: float = _setting(
         0.86, "Least cosine similarity for the embedding predicate fallback.", "claims"
     )
@@ -181,7 +178,7 @@ class Settings:
             self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities,
             self.topic_enriched, self.topic_claims, self.topic_groups,
         ]
-        inputs = [self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities]
+        inputs = [self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities, self.topic_claims]
         return main + [self.dlq_topic(t) for t in inputs]
 
     def port_for(self, service: str) -> int:
