@@ -44,6 +44,15 @@ MANIFEST_FORMAT = "claimstream-translate/1"
 OPSET = 17
 DTYPES = ("fp32", "fp16", "int8")
 SUPPORTED_TYPES = ("marian", "m2m_100")
+# Bumped when the exported graphs change in a way a loader or a benchmark cache must notice.
+EXPORT_REVISION = 2
+# int8 dynamic quantization: signed int8 weights, one scale per output channel, full range.
+# Measured on the OPUS-MT-sized model (AVX2, no VNNI; see the translate benchmark notes):
+# per-channel s8 was the fastest variant and is the more accurate one; u8 weights and
+# reduce_range were 20-25% slower.
+QUANT_WEIGHT_TYPE = "QInt8"
+QUANT_PER_CHANNEL = True
+QUANT_REDUCE_RANGE = False
 # Large negative for masked attention scores: representable in fp16 after conversion.
 _MASKED = -1.0e4
 
@@ -197,7 +206,9 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("pos", dec_pos)
-            self.register_buffer("lm_weight", lm_weight.t().contiguous())
+            # Kept [vocab, d_model] as the checkpoint stores it (Gemm with transB): with tied
+            # embeddings it is byte-equal to the decoder's embedding, which then shares it.
+            self.register_buffer("lm_weight", lm_weight)
             self.register_buffer(
                 "bias", logits_bias.detach().clone().reshape(-1) if logits_bias is not None
                 else torch.zeros(lm_weight.shape[0])
@@ -231,7 +242,7 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
                 h = sublayer(h, layer.final_layer_norm, lambda x, layer=layer: ffn(layer, x))
             if dec_final_norm is not None:
                 h = dec_final_norm(h)
-            logits = torch.matmul(h[:, -1, :], self.lm_weight) + self.bias
+            logits = nn.functional.linear(h[:, -1, :], self.lm_weight, self.bias)
             return (torch.log_softmax(logits.float(), dim=-1), *presents)
 
     return EncoderGraph().eval(), DecoderGraph().eval()
@@ -282,6 +293,88 @@ def _export_fp32(model: Any, architecture: str, out: Path) -> None:
             },
             do_constant_folding=True,
         )
+    for name in ("encoder.onnx", "decoder.onnx"):
+        _weights_as_initializers(out / name)
+
+
+def _weights_as_initializers(path: Path) -> None:
+    """Turn the traced weight constants of `path` into graph initializers, one per distinct tensor.
+
+    The tracer stores the weights the graphs close over as `Constant` nodes. ONNX Runtime's
+    dynamic quantization only quantizes a MatMul whose weight is an initializer, so without
+    this pass int8 quantized the LM head alone; and a tensor traced twice (the tied
+    embedding used by the lookup and the LM head) would be stored twice.
+    """
+    import hashlib
+
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    by_digest: dict[tuple[str, tuple[int, ...], str], str] = {}
+    rename: dict[str, str] = {}
+
+    def digest(array: Any) -> tuple[str, tuple[int, ...], str]:
+        return str(array.dtype), tuple(array.shape), hashlib.sha256(array.tobytes()).hexdigest()
+
+    for init in graph.initializer:
+        by_digest.setdefault(digest(numpy_helper.to_array(init)), init.name)
+    kept = []
+    for node in graph.node:
+        attr = node.attribute[0] if node.op_type == "Constant" and len(node.attribute) == 1 else None
+        if attr is None or attr.name != "value" or math.prod(attr.t.dims) < 1024:
+            kept.append(node)  # shapes and scalars stay constants: the optimizer folds them
+            continue
+        array = numpy_helper.to_array(attr.t)
+        key = digest(array)
+        if key in by_digest:
+            rename[node.output[0]] = by_digest[key]
+        else:
+            by_digest[key] = node.output[0]
+            graph.initializer.append(numpy_helper.from_array(array, node.output[0]))
+    for node in kept:
+        for i, name in enumerate(node.input):
+            if name in rename:
+                node.input[i] = rename[name]
+    del graph.node[:]
+    graph.node.extend(kept)
+    onnx.save(model, str(path))
+
+
+def _gemm_as_matmul(path: Path) -> None:
+    """Rewrite `Gemm(A, W, bias, transB=1)` with a weight initializer as `MatMul(A, W^T) + bias`.
+
+    Dynamic quantization handles MatMul but not Gemm; the LM head is the largest matrix
+    of a step, so it must be quantized too. (int8 then keeps the embedding in fp32 for
+    the lookup and the LM head in int8: two copies, but the int8 one is a quarter size.)
+    """
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    graph = model.graph
+    inits = {init.name: init for init in graph.initializer}
+    nodes = []
+    for node in graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if (node.op_type != "Gemm" or node.input[1] not in inits or attrs.get("transA", 0)
+                or attrs.get("alpha", 1.0) != 1.0 or attrs.get("beta", 1.0) != 1.0):
+            nodes.append(node)
+            continue
+        weight = numpy_helper.to_array(inits[node.input[1]])
+        if attrs.get("transB", 0):
+            weight = weight.T.copy()
+        name = f"{node.input[1]}_for_{node.name or node.output[0]}"
+        graph.initializer.append(numpy_helper.from_array(weight, name))
+        product = f"{node.output[0]}_matmul"
+        nodes.append(helper.make_node("MatMul", [node.input[0], name], [product if len(node.input) > 2 else
+                                                                          node.output[0]]))
+        if len(node.input) > 2:
+            nodes.append(helper.make_node("Add", [product, node.input[2]], [node.output[0]]))
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.save(model, str(path))
 
 
 def _convert(out: Path, dtype: str) -> None:
@@ -291,8 +384,10 @@ def _convert(out: Path, dtype: str) -> None:
         if dtype == "int8":
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
+            _gemm_as_matmul(path)
             tmp = path.with_suffix(".int8.onnx")
-            quantize_dynamic(path, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+            quantize_dynamic(path, tmp, weight_type=QuantType[QUANT_WEIGHT_TYPE], op_types_to_quantize=["MatMul"],
+                             per_channel=QUANT_PER_CHANNEL, reduce_range=QUANT_REDUCE_RANGE)
             tmp.replace(path)
         elif dtype == "fp16":
             import onnx
@@ -357,6 +452,7 @@ def export_model(src: str | Path, out: Path, dtype: str = "fp32") -> dict[str, A
         "source": str(src),
         "dtype": dtype,
         "opset": OPSET,
+        "export_revision": EXPORT_REVISION,
         "decoder_graph": "single graph with past (past length 0 on the first step), in-graph reorder",
         "files": {"encoder": "encoder.onnx", "decoder": "decoder.onnx"},
         "vocab_size": int(model.lm_head.weight.shape[0]),

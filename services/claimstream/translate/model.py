@@ -26,6 +26,7 @@ from typing import Any
 from claimstream.core.model import ModelLoadError
 from claimstream.core.schema import Document, Rejection, Translation
 from claimstream.core.settings import Settings, SettingsError
+from claimstream.translate.export import EXPORT_REVISION
 from claimstream.translate.langcodes import model_language_code
 from claimstream.translate.search import Decoder, SearchOptions, Vocabulary
 from claimstream.translate.segment import (
@@ -161,6 +162,12 @@ class OnnxTranslator:
             raise ModelLoadError(
                 f"{file}: not a {MANIFEST_FORMAT} manifest (missing: {', '.join(missing) or 'format'}); re-export"
             )
+        if manifest.get("export_revision", 1) < EXPORT_REVISION:
+            # Still correct, but exported before the weights became shared initializers: larger,
+            # and an int8 export of that time quantized the LM head only (about 2x slower).
+            log.warning("%s: exported by an older claimstream (revision %s < %d); re-export it with "
+                        "`claimstream export-model` for the smaller, faster graphs", self.path,
+                        manifest.get("export_revision", 1), EXPORT_REVISION)
         return manifest
 
     @property

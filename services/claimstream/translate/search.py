@@ -88,6 +88,7 @@ class Decoder:
         self.vocab = vocab
         self.past_names = [f"past_{k}_{i}" for i in range(n_layers) for k in ("k", "v")]
         self.cross_names = [f"cross_{k}_{i}" for i in range(n_layers) for k in ("k", "v")]
+        self.output_names = ["log_probs", *(f"present_{k}_{i}" for i in range(n_layers) for k in ("k", "v"))]
 
     def _encode(self, sources: Sequence[Sequence[int]]) -> tuple[list[np.ndarray], np.ndarray]:
         width = max(len(s) for s in sources)
@@ -99,18 +100,32 @@ class Decoder:
         cross = self.encoder.run(self.cross_names, {"input_ids": ids, "attention_mask": mask})
         return cross, mask
 
-    def _step(self, tokens: np.ndarray, mask: np.ndarray, reorder: np.ndarray, past: list[np.ndarray],
-              cross: list[np.ndarray]) -> tuple[np.ndarray, list[np.ndarray]]:
-        feeds: dict[str, np.ndarray] = {
-            "input_ids": tokens.reshape(-1, 1), "encoder_attention_mask": mask, "reorder": reorder,
+    def _step(self, tokens: np.ndarray, mask: np.ndarray, reorder: np.ndarray, past: list[Any],
+              cross: list[np.ndarray]) -> tuple[np.ndarray, list[Any]]:
+        """One decoder step: log-probs [rows, vocab] as numpy and the presents as ORT-owned values.
+
+        The presents are handed back to the next step as `OrtValue`s, never converted to numpy:
+        `session.run` would copy every layer's whole past out of ONNX Runtime each step (and
+        those copies grow with the length). Numpy inputs are wrapped without a copy.
+        """
+        wrap = self._ort_value
+        feeds: dict[str, Any] = {
+            "input_ids": wrap(np.ascontiguousarray(tokens.reshape(-1, 1))),
+            "encoder_attention_mask": wrap(mask), "reorder": wrap(reorder),
         }
         feeds.update(zip(self.past_names, past, strict=True))
-        feeds.update(zip(self.cross_names, cross, strict=True))
-        out = self.decoder.run(None, feeds)
-        return out[0], out[1:]
+        feeds.update((name, wrap(c)) for name, c in zip(self.cross_names, cross, strict=True))
+        out = self.decoder.run_with_ort_values(self.output_names, feeds)
+        return out[0].numpy(), list(out[1:])
 
-    def _empty_past(self, rows: int) -> list[np.ndarray]:
-        empty = np.zeros((rows, self.heads, 0, self.head_dim), dtype=np.float32)
+    @staticmethod
+    def _ort_value(array: np.ndarray) -> Any:
+        import onnxruntime as ort
+
+        return ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array))
+
+    def _empty_past(self, rows: int) -> list[Any]:
+        empty = self._ort_value(np.zeros((rows, self.heads, 0, self.head_dim), dtype=np.float32))
         return [empty] * (2 * self.n_layers)
 
     def generate(self, sources: Sequence[Sequence[int]], opts: SearchOptions) -> list[list[int]]:
