@@ -472,6 +472,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src", help="checkpoint directory, or a hub id when the hub is reachable")
     p.add_argument("out", help="output directory (created; must be empty or a previous export)")
     p.add_argument("--dtype", choices=["fp32", "fp16", "int8"], default="fp32")
+    from claimstream.core.dlq import add_dlq_command
+
+    add_dlq_command(sub, [settings_flags])
     p = command("topics", cmd_topics, "Create the pipeline's topics (DLQs included) on the broker.")
     p.add_argument("action", choices=["create"])
     p = command("settings", cmd_settings, "Print the effective settings (or the README table with --markdown).")
