@@ -19,12 +19,13 @@ from benchmarks.harness import percentile
 
 def measure_stream(
     name: str, services: Sequence[str], docs: Sequence[Document], output_topic: str, input_topic: str | None = None,
-    settings: Settings | None = None, timeout: float = 600.0,
+    settings: Settings | None = None, timeout: float = 600.0, unit_name: str = "chars",
 ) -> dict[str, Any]:
     """Start `services` on a private broker, produce `docs` at once, wait for all on `output_topic`.
 
     Latency is per document, from `ingested_at` (set when produced) to the output message's
     broker timestamp, so it includes queueing behind earlier documents (a saturation test).
+    `unit_name` "chars" counts the output texts' characters, "claims" the output claims.
     """
     base = settings or Settings()
     workdir = Path(tempfile.mkdtemp(prefix="claimstream-bench-"))
@@ -55,7 +56,7 @@ def measure_stream(
                     out = decode_document(record.value)
                     if isinstance(out, Document) and out.id not in latencies:
                         latencies[out.id] = record.timestamp / 1000 - out.ingested_at.ToMilliseconds() / 1000
-                        chars += len(out.text)
+                        chars += len(out.claims) if unit_name == "claims" else len(out.text)
         elapsed = time.time() - started
         consumer.close()
         producer.close()
@@ -65,7 +66,7 @@ def measure_stream(
         "docs": len(latencies),
         "seconds": round(elapsed, 2),
         "docs_per_s": round(len(latencies) / elapsed, 1),
-        "chars_per_s": round(chars / elapsed, 1),
+        f"{unit_name}_per_s": round(chars / elapsed, 1),
         "p50_ms": round(percentile(values, 50) * 1000, 1),
         "p95_ms": round(percentile(values, 95) * 1000, 1),
         "p99_ms": round(percentile(values, 99) * 1000, 1),

@@ -82,7 +82,7 @@ def _summarize(group: ClaimGroup, tolerance: float) -> None:
     """Recompute the derived fields (documents, languages, sources, range, conflict)."""
     members = list(group.claims)
     del group.doc_ids[:], group.languages[:], group.sources[:]
-    group.doc_ids.extend(sorted({m.doc_id for m in members}))
+    group.doc_ids.extend(sorted({m.doc_id for m in members} | {d for m in members for d in m.also_in}))
     group.languages.extend(sorted({m.language for m in members if m.language}))
     group.sources.extend(sorted({m.source for m in members if m.source}))
     quantities = [m.quantity for m in members if m.HasField("quantity")]
@@ -95,11 +95,19 @@ def _summarize(group: ClaimGroup, tolerance: float) -> None:
         if max(uppers) != float("inf"):
             vr.upper = max(uppers)
         group.value_range.CopyFrom(vr)
+    # Compare distinct values, not every pair of members: a group that many documents repeat
+    # has thousands of members but a handful of values, and this runs on every merge.
+    classes: dict[tuple[object, ...], list[ClaimGroupMember]] = {}
+    for m in members:
+        classes.setdefault(_value_signature(m), []).append(m)
+    values = list(classes.values())
     reasons = []
-    for i, a in enumerate(members):
-        for b in members[i + 1 :]:
-            if a.doc_id == b.doc_id:
-                continue
+    for i, class_a in enumerate(values):
+        for class_b in values[i + 1 :]:
+            pair = _pair_from_two_documents(class_a, class_b)
+            if pair is None:
+                continue  # one document's own two values: contradictions within a document are the claim model's
+            a, b = pair
             why = values_conflict(a.quantity if a.HasField("quantity") else None, a.time if a.HasField("time")
                                   else None, b.quantity if b.HasField("quantity") else None,
                                   b.time if b.HasField("time") else None, tolerance, group.predicate)
@@ -107,6 +115,30 @@ def _summarize(group: ClaimGroup, tolerance: float) -> None:
                 reasons.append(f"{a.source or a.doc_id} ({a.language}) vs {b.source or b.doc_id} ({b.language}): {why}")
     group.conflict = bool(reasons)
     group.reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+
+
+def _value_signature(m: ClaimGroupMember) -> tuple[object, ...]:
+    """Everything of a member that `values_conflict` and its reason read."""
+    q = m.quantity if m.HasField("quantity") else None
+    t = m.time if m.HasField("time") else None
+    return (
+        (q.unit, q.value, q.qualifier, *_bounds(q)) if q is not None else None,
+        (t.start, t.end) if t is not None else None,
+    )
+
+
+def _pair_from_two_documents(
+    class_a: list[ClaimGroupMember], class_b: list[ClaimGroupMember]
+) -> tuple[ClaimGroupMember, ClaimGroupMember] | None:
+    """The first members of two value classes that come from different documents, if any."""
+    first_a, first_b = class_a[0], class_b[0]
+    for b in class_b:
+        if b.doc_id != first_a.doc_id:
+            return first_a, b
+    for a in class_a:  # every member of class_b is from first_a's document
+        if a.doc_id != first_b.doc_id:
+            return a, first_b
+    return None
 
 
 def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance: float) -> ClaimGroup:
@@ -122,8 +154,17 @@ def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance
         merged.subject.CopyFrom(claim.subject)
         merged.object.CopyFrom(claim.object)
     new = _member(claim, doc)
-    kept = [m for m in merged.claims if _identity(m) != _identity(new)]
-    kept.append(new)
+    kept = []
+    for m in merged.claims:
+        if _identity(m) == _identity(new):
+            new.also_in.extend(m.also_in)  # the same member again (a replay): its folded copies stay
+        else:
+            kept.append(m)
+    copy_of = next((m for m in kept if _copy_key(m) == _copy_key(new) and m.doc_id != new.doc_id), None)
+    if copy_of is None:
+        kept.append(new)
+    else:
+        _fold(kept, copy_of, new)
     kept.sort(key=_identity)
     del merged.claims[:]
     merged.claims.extend(kept)
@@ -131,6 +172,24 @@ def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance
     if group is None or _content(merged) != _content(group):
         merged.updated_at.CopyFrom(now_timestamp())
     return merged
+
+
+def _copy_key(m: ClaimGroupMember) -> tuple[object, ...]:
+    """What two members of different documents share when one is a republished copy of the other."""
+    return (m.source, m.language, m.source_text, m.start, m.end, m.attribution.id, m.attribution.name,
+            m.quantity.surface, m.time.surface, _value_signature(m))
+
+
+def _fold(kept: list[ClaimGroupMember], member: ClaimGroupMember, new: ClaimGroupMember) -> None:
+    """Fold `new` (a copy of `member`) into it; the copy with the least doc id stays the member,
+    so the result does not depend on arrival order. `new.doc_id` may already be folded (a replay)."""
+    ids = sorted({member.doc_id, new.doc_id, *member.also_in})
+    primary = new if ids[0] == new.doc_id else member
+    if primary is new:
+        kept.remove(member)
+        kept.append(new)
+    del primary.also_in[:]
+    primary.also_in.extend(ids[1:])
 
 
 def _identity(m: ClaimGroupMember) -> tuple[str, int, int, str, str]:
@@ -212,7 +271,8 @@ def render_groups(groups: Iterable[ClaimGroup], color: bool | None = None, confl
             value = _describe(m.quantity) if m.HasField("quantity") else ""
             when = m.time.start if m.HasField("time") else ""
             said = f" per {m.attribution.name}" if m.attribution.name else ""
-            lines.append(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}")
+            copies = f" (+{len(m.also_in)} republished)" if m.also_in else ""
+            lines.append(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}{copies}")
         if group.conflict:
             lines.append(f"  {red}reason: {group.reason}{reset}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -220,7 +220,7 @@ class Claim(_message.Message):
     def __init__(self, text: _Optional[str] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., place: _Optional[_Union[EntityRef, _Mapping]] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., key: _Optional[str] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., predicate_method: _Optional[str] = ..., contradiction: _Optional[str] = ..., doc_id: _Optional[str] = ..., doc_source: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found_in: _Optional[_Union[Entity.Field, str]] = ...) -> None: ...
 
 class ClaimGroupMember(_message.Message):
-    __slots__ = ("doc_id", "language", "source", "attribution", "quantity", "time", "source_text", "start", "end", "published_at")
+    __slots__ = ("doc_id", "language", "source", "attribution", "quantity", "time", "source_text", "start", "end", "published_at", "also_in")
     DOC_ID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +231,7 @@ class ClaimGroupMember(_message.Message):
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
+    ALSO_IN_FIELD_NUMBER: _ClassVar[int]
     doc_id: str
     language: str
     source: str
@@ -241,7 +242,8 @@ class ClaimGroupMember(_message.Message):
     start: int
     end: int
     published_at: _timestamp_pb2.Timestamp
-    def __init__(self, doc_id: _Optional[str] = ..., language: _Optional[str] = ..., source: _Optional[str] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    also_in: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, doc_id: _Optional[str] = ..., language: _Optional[str] = ..., source: _Optional[str] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., also_in: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClaimGroup(_message.Message):
     __slots__ = ("key", "predicate", "subject", "object", "text", "claims", "doc_ids", "languages", "sources", "value_range", "conflict", "reason", "updated_at")

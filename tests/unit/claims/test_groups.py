@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 
 from claimstream.claims.groups import ClaimGroups, merge_claim, render_groups
@@ -141,3 +142,52 @@ def test_group_json_fields_and_rendering() -> None:
     assert "CONFLICT" in plain and "\x1b[" not in plain and "Amar Ujala" in plain
     assert "\x1b[31m" in render_groups(store.groups(), color=True)
     assert render_groups(store.groups(), color=False, conflicts_only=True).count("CONFLICT") == 1
+
+
+def _content_without_time(group: ClaimGroup) -> bytes:
+    copy = ClaimGroup()
+    copy.CopyFrom(group)
+    copy.ClearField("updated_at")
+    return copy.SerializeToString(deterministic=True)
+
+
+def test_republished_copies_fold_into_one_member_in_any_order_and_replay_changes_nothing() -> None:
+    copies = [_doc(f"wire-{n}", "Reuters", [_claim(20000, "approx", 18000, 22000, "en")]) for n in (3, 1, 2)]
+    other = _doc("hi-1", "Dainik", [_claim(35000, "more_than", 35000, None, "hi")])
+    results = []
+    for order in itertools.permutations([*copies, other]):
+        store = ClaimGroups(tolerance=0.10)
+        for doc in order:
+            store.merge_document(doc)
+        results.append(_content_without_time(store[KEY]))
+        group = store[KEY]
+        # Three copies of one Reuters sentence are one member; the Hindi report is another.
+        assert [(m.doc_id, list(m.also_in)) for m in group.claims] == [("hi-1", []), ("wire-1", ["wire-2", "wire-3"])]
+        assert list(group.doc_ids) == ["hi-1", "wire-1", "wire-2", "wire-3"]
+        assert group.conflict and "Reuters" in group.reason
+        for doc in order:  # replaying any of them, folded or not, changes nothing
+            assert store.merge_document(doc) == []
+    assert len(set(results)) == 1
+
+
+def test_the_same_sentence_from_two_sources_stays_two_members() -> None:
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_doc("a", "Reuters", [_claim(20000, "approx", 18000, 22000, "en")]))
+    store.merge_document(_doc("b", "AP", [_claim(20000, "approx", 18000, 22000, "en")]))
+    assert [m.doc_id for m in store[KEY].claims] == ["a", "b"]
+    assert not store[KEY].conflict
+
+
+def test_conflicts_of_a_large_group_are_judged_between_its_distinct_values() -> None:
+    # 400 documents from 400 sources with 3 distinct values: conflicts are judged between the
+    # values (18,000 and about 20,000 overlap; each against more than 35,000 does not), so the
+    # reason names those two pairs once each, not once per pair of the 400 members.
+    store = ClaimGroups(tolerance=0.10)
+    values = [(18000, "exact", 18000, 18000), (20000, "approx", 18000, 22000), (35000, "more_than", 35000, None)]
+    for n in range(400):
+        store.merge_document(_doc(f"d-{n:03d}", f"S{n:03d}", [_claim(*values[n % 3], "en")]))
+    group = store[KEY]
+    assert len(group.claims) == 400 and len(group.doc_ids) == 400
+    assert group.conflict
+    assert group.reason.count("ranges do not overlap") == 2 and "; and" not in group.reason
+    assert "18,000 vs more than 35,000" in group.reason and "about 20,000 vs more than 35,000" in group.reason
