@@ -331,16 +331,19 @@ def parse_group(value: bytes) -> ClaimGroup:
 
 
 def group_signature(groups: Iterable[ClaimGroup], ids: Iterable[str]) -> dict[str, tuple[tuple[str, ...], int]]:
-    """Per group touching `ids`: its documents among `ids` and how many members it has from them.
+    """Per group touching `ids`: its documents among `ids` and how many (member, document) pairs
+    it has from them, republished copies folded into a member (`also_in`) counted too.
 
-    A group whose member count grew under a replay or a crash-restart would show here.
+    Which copy a member is filed under depends on what the group held before (documents of
+    earlier tests), so the count, not the member's own doc_id, is what is compared. A group
+    that gained a member under a replay or a crash-restart would show here.
     """
     wanted = set(ids)
     out = {}
     for group in groups:
         mine = sorted(d for d in group.doc_ids if d in wanted)
         if mine:
-            members = sum(1 for m in group.claims if m.doc_id in wanted)
+            members = sum(1 for m in group.claims for d in (m.doc_id, *m.also_in) if d in wanted)
             out[group.key] = (tuple(mine), members)
     return out
 
