@@ -154,6 +154,26 @@ def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attr
     return Attribution(start, end, EntityRef(name=surface, text=surface)) if surface else None
 
 
+@cache
+def _negation_pattern() -> regex.Pattern[str]:
+    data = load("predicates")["negation"]
+    bounded, unbounded = set(), set()
+    for lang, words in data.items():
+        if lang.startswith("_"):
+            continue
+        for word in words:
+            # Chinese and Korean write no spaces; "n't" hangs on its verb.
+            (unbounded if lang in ("zh", "ko") or word.startswith("n'") else bounded).update(spellings(word))
+    alt = "|".join(regex.escape(w) for w in sorted(bounded, key=len, reverse=True))
+    loose = "|".join(regex.escape(w) for w in sorted(unbounded, key=len, reverse=True))
+    return regex.compile(rf"(?<![\p{{L}}\p{{M}}])(?:{alt})(?![\p{{L}}\p{{M}}])|{loose}", regex.IGNORECASE)
+
+
+def is_negated(sentence: str) -> bool:
+    """Whether the sentence denies or withholds something ("have not confirmed", "नहीं", "تکذیب")."""
+    return _negation_pattern().search(sentence) is not None
+
+
 _SOURCE_LABELS = frozenset({"ORG", "PERSON", "PER", "GPE", "NORP", "LOC"})
 
 

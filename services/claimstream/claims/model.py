@@ -39,7 +39,7 @@ from typing import Any
 import regex
 
 from claimstream.claims.dates import DateMention, find_dates
-from claimstream.claims.extract import entity_ref, find_attribution, find_unit, split_sentences
+from claimstream.claims.extract import entity_ref, find_attribution, find_unit, is_negated, split_sentences
 from claimstream.claims.lexicons import load as load_lexicon
 from claimstream.claims.lexicons import spellings
 from claimstream.claims.numbers import NumberMention, find_numbers
@@ -177,8 +177,14 @@ class ClaimModel:
                 if owner is not doc:
                     continue
                 target = source_claims if text_kind == "source" else translated_claims
-                target.extend(self._claim(doc, c, text_kind, ents) for c in cands if c.predicate)
-            merged = _merge_translation(source_claims, translated_claims)
+                for c in cands:
+                    if not c.predicate:
+                        continue
+                    claim = self._claim(doc, c, text_kind, ents)
+                    if c.extra.get("statement") and not _names_who_or_where(claim):
+                        continue  # "someone sent troops, officials said": nothing to check it against
+                    target.append(claim)
+            merged = _drop_redundant_statements(_merge_translation(source_claims, translated_claims))
             _flag_contradictions(merged, self.settings.claims_conflict_tolerance)
             del doc.claims[:]
             doc.claims.extend(merged)
@@ -252,9 +258,18 @@ class ClaimModel:
             if events:
                 cands.append(_Candidate(sent, predicate=events[0].predicate, method="lexicon", confidence=1.0,
                                         date=best_date))
-            elif not any(c.predicate for c in cands) and lang not in _lexicon_languages():
+                return cands
+            if not any(c.predicate for c in cands) and lang not in _lexicon_languages():
                 # Embedding a dated sentence is the costliest step: only where no event lexicon exists.
                 cands.append(_Candidate(sent, date=best_date, context=text[sent[0]:sent[1]]))
+                return cands
+        # Attributed statements: an action or event the sentence attributes to a source, with no
+        # number or date ("North Korea has sent troops to Russia, South Korean intelligence said").
+        sentence = text[sent[0]:sent[1]]
+        if (triggers and not any(c.predicate for c in cands) and not is_negated(sentence)
+                and find_attribution(sentence, sent[0], [])):
+            cands.append(_Candidate(sent, predicate=triggers[0].predicate, method="lexicon", confidence=1.0,
+                                    date=best_date, extra={"statement": True}))
         return cands
 
     # -- normalization --------------------------------------------------------
@@ -386,6 +401,27 @@ class ClaimModel:
             return True
         # Korean particles attach to the name ("러시아에"); so do some Urdu/Hindi clitics.
         return any(after.startswith(m) for m in ("에 ", "에게", "로 ", "으로"))
+
+
+def _drop_redundant_statements(claims: list[Claim]) -> list[Claim]:
+    """Without the statements (no value, no date) whose key the document already claims with one:
+    "floods displaced thousands, officials said" adds nothing to the sentence with the number."""
+    valued = {c.key for c in claims if c.HasField("quantity") or c.HasField("time")}
+    seen: set[str] = set()
+    out = []
+    for c in claims:
+        if not (c.HasField("quantity") or c.HasField("time")):
+            if c.key in valued or c.key in seen:
+                continue
+            seen.add(c.key)
+        out.append(c)
+    return out
+
+
+def _names_who_or_where(claim: Claim) -> bool:
+    """Whether the claim's key names its subject or object (an event: its place)."""
+    _, subject, obj, _ = claim.key.split("|")
+    return bool(obj or (subject and not subject.endswith("@")))
 
 
 def _normalized_text(claim: Claim, entry: dict[str, Any]) -> str:

@@ -176,3 +176,43 @@ def test_unknown_language_and_empty_text_still_work(model: ClaimModel) -> None:
     results = model.predict([unknown, empty])
     assert all(isinstance(r, Document) for r in results)
     assert list(results[1].claims) == []
+
+
+STATEMENTS = {
+    "en": "North Korea has sent troops to Russia, South Korean intelligence said.",
+    "hi": "दक्षिण कोरियाई खुफिया एजेंसी के अनुसार उत्तर कोरिया ने रूस में सैनिक भेजे हैं।",
+    "fa": "به گزارش سازمان اطلاعات کره جنوبی، کره شمالی نیروهایی به روسیه اعزام کرده است.",
+}
+
+
+def _statement_doc(doc_id: str, lang: str, text: str) -> Document:
+    doc = Document(id=doc_id, text=text, source="test")
+    doc.language.code = lang
+    doc.published_at.FromJsonString("2024-11-01T00:00:00Z")
+    _link(doc)
+    return doc
+
+
+def test_an_attributed_statement_without_numbers_is_a_claim_in_every_language(model: ClaimModel) -> None:
+    docs = [_statement_doc(f"{lang}-statement", lang, text) for lang, text in STATEMENTS.items()]
+    model.predict(docs)
+    for doc in docs:
+        assert [c.key for c in doc.claims] == ["troops_deployed|country:KP|country:RU|2024"], doc.id
+        claim = doc.claims[0]
+        assert not claim.HasField("quantity") and claim.attribution.name
+        assert claim.text.startswith("North Korea deployed troops to Russia — according to ")
+    groups = ClaimGroups()
+    for doc in docs:
+        groups.merge_document(doc)
+    assert len(groups) == 1
+    assert list(groups["troops_deployed|country:KP|country:RU|2024"].languages) == ["en", "fa", "hi"]
+
+
+def test_statements_that_name_no_source_or_no_one_or_deny_are_not_claims(model: ClaimModel) -> None:
+    unattributed = _statement_doc("en-bare", "en", "North Korea has sent troops to Russia.")
+    nobody = _statement_doc("en-nobody", "en", "Troops were sent, officials said.")
+    chatter = _statement_doc("en-chatter", "en", "The minister said the weather was nice.")
+    denied = _statement_doc("en-denied", "en", "Russia has not confirmed that North Korea sent troops, officials said.")
+    docs = [unattributed, nobody, chatter, denied]
+    model.predict(docs)
+    assert [list(d.claims) for d in docs] == [[], [], [], []]
