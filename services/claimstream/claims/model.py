@@ -420,7 +420,8 @@ def _drop_redundant_statements(claims: list[Claim]) -> list[Claim]:
 
 def _names_who_or_where(claim: Claim) -> bool:
     """Whether the claim's key names its subject or object (an event: its place)."""
-    _, subject, obj, _ = claim.key.split("|")
+    subject = claim.subject.id or claim.subject.name
+    obj = claim.object.id or claim.object.name
     return bool(obj or (subject and not subject.endswith("@")))
 
 
