@@ -19,39 +19,25 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import tempfile
 import threading
 import time
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from claimstream.cli import stream_services
 from claimstream.core.broker import free_port
-from claimstream.core.kafka import make_consumer, make_producer
+from claimstream.core.kafka import make_consumer
 from claimstream.core.launcher import LocalPipeline
 from claimstream.core.settings import ENV_PREFIX, Settings
 
 from benchmarks.harness import machine_note, print_table, save_results
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.fixtures.ingest import ingest_messages, metric_sum, produce
 
 # Quick group joins, as in the fault tests; the service processes read them from the environment.
 WORKER_ENV = {"SESSION_TIMEOUT": "10", "REBALANCE_TIMEOUT": "10", "HEARTBEAT_INTERVAL": "1", "COMMIT_INTERVAL": "0.5"}
-
-
-def documents(prefix: str, count: int) -> list[tuple[str, bytes]]:
-    """JSON ingest messages with unique ids, texts cycled from examples/news.jsonl."""
-    lines = (ROOT / "examples" / "news.jsonl").read_text(encoding="utf-8").splitlines()
-    records = [json.loads(line) for line in lines if line.strip()]
-    out = []
-    for i in range(count):
-        record = dict(records[i % len(records)], id=f"{prefix}-{i:06d}")
-        out.append((record["id"], json.dumps(record, ensure_ascii=False).encode("utf-8")))
-    return out
 
 
 class Arrivals(threading.Thread):
@@ -88,23 +74,6 @@ class Arrivals(threading.Thread):
         return None
 
 
-def produce(settings: Settings, messages: Sequence[tuple[str, bytes]], rate: float | None) -> float:
-    """Send to the ingest topic at `rate` docs/s (None: as fast as possible); returns the achieved rate."""
-    producer = make_producer(settings)
-    started = time.monotonic()
-    try:
-        for n, (doc_id, value) in enumerate(messages):
-            if rate:
-                delay = started + n / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            producer.send(settings.topic_ingest, key=doc_id.encode(), value=value)
-        producer.flush()
-    finally:
-        producer.close()
-    return len(messages) / max(time.monotonic() - started, 1e-9)
-
-
 def proc_memory_mb(pid: int) -> tuple[float, float]:
     """(current RSS, peak RSS) of a process in MiB, from /proc/<pid>/status."""
     values = {"VmRSS": 0.0, "VmHWM": 0.0}
@@ -120,19 +89,10 @@ def proc_memory_mb(pid: int) -> tuple[float, float]:
 
 def scrape_lag(port: int) -> float | None:
     """Sum of claimstream_consumer_lag over a worker's partitions, or None when unreadable."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
-            text = response.read().decode("utf-8")
+        return metric_sum(port, "claimstream_consumer_lag", timeout=2)
     except OSError:
         return None
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "claimstream_consumer_lag":
-                total += sample.value
-    return total
 
 
 class Sampler(threading.Thread):
@@ -171,7 +131,7 @@ def run(duration: float, factor: float, services: Sequence[str], calibration_doc
         arrivals = Arrivals(live, final_topic)
         arrivals.start()
 
-        burst = documents("calibrate", calibration_docs)
+        burst = ingest_messages("calibrate", calibration_docs)
         burst_ids = [d for d, _ in burst]
         start = time.monotonic()
         produce(live, burst, None)
@@ -184,7 +144,7 @@ def run(duration: float, factor: float, services: Sequence[str], calibration_doc
 
         sampler = Sampler(pipeline)
         sampler.start()
-        load = documents("load", max(1, int(rate * duration)))
+        load = ingest_messages("load", max(1, int(rate * duration)))
         load_ids = [d for d, _ in load]
         load_started = time.monotonic()
         achieved = produce(live, load, rate)

@@ -48,7 +48,7 @@ def measure_stream(
             producer.send(input_topic or live.topic_ingest, key=copy.id.encode(), value=value)
         producer.flush()
         latencies: dict[str, float] = {}
-        chars = 0
+        units = 0
         deadline = time.monotonic() + timeout
         while len(latencies) < len(docs) and time.monotonic() < deadline:
             for batch in consumer.poll(timeout_ms=500).values():
@@ -56,7 +56,7 @@ def measure_stream(
                     out = decode_document(record.value)
                     if isinstance(out, Document) and out.id not in latencies:
                         latencies[out.id] = record.timestamp / 1000 - out.ingested_at.ToMilliseconds() / 1000
-                        chars += len(out.claims) if unit_name == "claims" else len(out.text)
+                        units += len(out.claims) if unit_name == "claims" else len(out.text)
         elapsed = time.time() - started
         consumer.close()
         producer.close()
@@ -66,7 +66,7 @@ def measure_stream(
         "docs": len(latencies),
         "seconds": round(elapsed, 2),
         "docs_per_s": round(len(latencies) / elapsed, 1),
-        f"{unit_name}_per_s": round(chars / elapsed, 1),
+        f"{unit_name}_per_s": round(units / elapsed, 1),
         "p50_ms": round(percentile(values, 50) * 1000, 1),
         "p95_ms": round(percentile(values, 95) * 1000, 1),
         "p99_ms": round(percentile(values, 99) * 1000, 1),

@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,12 +28,12 @@ from pathlib import Path
 import pytest
 from claimstream.cli import stream_services
 from claimstream.core.broker import free_port
-from claimstream.core.kafka import make_consumer, make_producer
+from claimstream.core.kafka import make_consumer
 from claimstream.core.launcher import LocalPipeline, readyz, service_env
 from claimstream.core.schema import ClaimGroup
 from claimstream.core.settings import ENV_PREFIX, Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.ingest import ingest_messages, produce
 
 #: Group timeouts small enough that a join or a dead member's expiry takes seconds, not 30 s.
 FAULT_ENV = {
@@ -70,42 +68,12 @@ def output_topic(settings: Settings, service: str) -> str:
 
 
 # --------------------------------------------------------------------------- documents
-def example_records() -> list[dict[str, str]]:
-    lines = (ROOT / "examples" / "news.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
-
-
 _batch_numbers = itertools.count()
 
 
 def make_documents(count: int, label: str) -> list[tuple[str, bytes]]:
     """`count` ingest messages (JSON form) with ids unique to this call, texts from the examples."""
-    prefix = f"{label}-{next(_batch_numbers)}"
-    records = example_records()
-    out = []
-    for i in range(count):
-        record = dict(records[i % len(records)])
-        record["id"] = f"{prefix}-{i:04d}"
-        out.append((record["id"], json.dumps(record, ensure_ascii=False).encode("utf-8")))
-    return out
-
-
-def produce(settings: Settings, messages: Sequence[tuple[str, bytes]], rate: float | None = None) -> None:
-    """Send (id, value) pairs to the ingest topic keyed by id, optionally at `rate` messages/s; wait for acks."""
-    producer = make_producer(settings)
-    try:
-        started = time.monotonic()
-        futures = []
-        for n, (doc_id, value) in enumerate(messages):
-            if rate:
-                delay = started + n / rate - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-            futures.append(producer.send(settings.topic_ingest, key=doc_id.encode("utf-8"), value=value))
-        for future in futures:
-            future.get(timeout=60)
-    finally:
-        producer.close()
+    return ingest_messages(f"{label}-{next(_batch_numbers)}", count)
 
 
 class BackgroundProducer(threading.Thread):
@@ -352,17 +320,3 @@ def groups_on_topic(fault: FaultPipeline, ids: Iterable[str]) -> dict[str, tuple
     """The latest state of each group on claims.groups, as a signature over `ids`."""
     assert fault.groups is not None
     return group_signature((parse_group(v) for v in fault.groups.all_latest().values()), ids)
-
-
-def metric_value(port: int, name: str, **labels: str) -> float:
-    """One sample from a service's /metrics page (0 when absent)."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        text = response.read().decode("utf-8")
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total

@@ -16,6 +16,8 @@ import time
 import pytest
 from claimstream.core.schema import Document, decode_document
 
+from tests.fixtures.ingest import metric_sum
+
 from .conftest import (
     BackgroundProducer,
     FaultPipeline,
@@ -23,7 +25,6 @@ from .conftest import (
     group_signature,
     groups_on_topic,
     make_documents,
-    metric_value,
     produce,
 )
 
@@ -126,14 +127,14 @@ def test_second_worker_takes_over_partitions_of_a_killed_one(faults: FaultPipeli
     first = make_documents(120, f"pair-{service}")
     produce(faults.settings, first, rate=60)
     assert_all_arrived(faults, [d for d, _ in first])
-    handled_before = metric_value(survivor_port, "claimstream_messages_total", service=service, outcome="ok")
+    handled_before = metric_sum(survivor_port, "claimstream_messages_total", service=service, outcome="ok")
 
     faults.pipeline.kill(service, signal.SIGKILL)  # the survivor is now the only member of the group
     second = make_documents(120, f"pair-{service}-after")
     produce(faults.settings, second)
     assert_all_arrived(faults, [d for d, _ in second])
     assert survivor.poll() is None
-    handled_after = metric_value(survivor_port, "claimstream_messages_total", service=service, outcome="ok")
+    handled_after = metric_sum(survivor_port, "claimstream_messages_total", service=service, outcome="ok")
     # Keys spread over every partition, so the survivor must now own all of them.
     assert handled_after - handled_before >= len(second)
 

@@ -14,7 +14,7 @@ from claimstream.translate.model import OnnxTranslator
 from claimstream.translate.search import SearchOptions
 from transformers import M2M100ForConditionalGeneration, M2M100Tokenizer
 
-from tests.fixtures.tiny_marian import build_tiny_m2m100
+from tests.fixtures.tiny_marian import build_tiny_m2m100, generated_tokens
 
 SENTENCES = ["उत्तर भारत में बाढ़ से लगभग 20,000 लोग विस्थापित हुए।", "क्या सरकार मदद भेजेगी?", "मंत्री ने कहा"]
 
@@ -50,12 +50,7 @@ def test_onnx_tokens_equal_generate_with_the_target_language_forced(m2m, beams: 
     with torch.no_grad():
         out = model.generate(**batch, num_beams=beams, max_new_tokens=20, max_length=None,
                              no_repeat_ngram_size=no_repeat, forced_bos_token_id=english)
-    expected = []
-    for row in out.tolist():
-        row = row[1:]  # the decoder start token
-        while row and row[-1] == model.config.pad_token_id:
-            row.pop()
-        expected.append(row)
+    expected = generated_tokens(out, model.config.pad_token_id)
     sources = [onnx.wrap(ids, "hi") for ids in onnx.tokenize(SENTENCES)]
     got = onnx.search.generate(sources, SearchOptions(beam_size=beams, max_new_tokens=20, no_repeat_ngram=no_repeat,
                                                       forced_bos=english))

@@ -10,6 +10,8 @@ from claimstream.translate.model import OnnxTranslator
 from claimstream.translate.search import SearchOptions
 from transformers import MarianMTModel, MarianTokenizer
 
+from tests.fixtures.tiny_marian import generated_tokens
+
 SENTENCES = [
     "Floods displaced about 20,000 people in the north.",
     "मंत्री ने कहा कि 35,000 से अधिक लोगों ने अपने घर छोड़ दिए।",
@@ -33,13 +35,7 @@ def _reference(tokenizer: MarianTokenizer, model: MarianMTModel, beams: int, max
     with torch.no_grad():
         out = model.generate(**batch, num_beams=beams, max_new_tokens=max_new, max_length=None,
                              no_repeat_ngram_size=no_repeat, length_penalty=length_penalty)
-    rows = []
-    for row in out.tolist():
-        row = row[1:]  # the decoder start token
-        while row and row[-1] == model.config.pad_token_id:
-            row.pop()
-        rows.append(row)
-    return rows
+    return generated_tokens(out, model.config.pad_token_id)
 
 
 @pytest.mark.parametrize(
