@@ -158,20 +158,20 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     print("starting: " + ("embedded broker, " if not settings.bootstrap else "") + ", ".join(services), file=sys.stderr)
     try:
         pipeline.start()
-        print(f"\nclaimstream is up (stop with Ctrl-C)\n\n  kafka      {pipeline.bootstrap}"
-              + ("  (embedded Tansu, memory-only)" if pipeline.broker else ""))
+        print(f"\nclaimstream is up (stop with Ctrl-C; a service that exits is restarted)\n\n"
+              f"  kafka      {pipeline.bootstrap}" + ("  (embedded Tansu, memory-only)" if pipeline.broker else ""))
         for proc in pipeline.processes:
             where = f"http://{settings.metrics_host}:{proc.port}/metrics"
             if proc.name == "gateway":
                 where = f"grpc {settings.grpc_host}:{settings.grpc_port}, {where}"
-            print(f"  {proc.name:<10} {where}")
+            print(f"  {proc.name:<10} {where}  (pid {proc.pid})")
         print(f"\n  try:  claimstream ingest examples/news.jsonl --bootstrap {pipeline.bootstrap}\n"
               f"        claimstream tail {settings.topic_langid} --bootstrap {pipeline.bootstrap} --from-beginning\n",
               flush=True)
+        # A service that exits is restarted with backoff (its exit and the delay are logged);
+        # the broker and the other services keep running. Only the broker's own exit ends `up`.
         while not stop["now"]:
-            for proc in pipeline.processes:
-                if proc.process.poll() is not None and not proc.stopped:
-                    raise CliError(f"service {proc.name} exited with status {proc.process.returncode}")
+            pipeline.supervise()
             time.sleep(0.5)
         print("stopping...", file=sys.stderr)
     finally:
