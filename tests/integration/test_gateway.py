@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -12,12 +16,15 @@ from claimstream.core.broker import EmbeddedBroker, free_port
 from claimstream.core.kafka import ensure_topics, make_consumer, make_producer
 from claimstream.core.pipeline import Pipeline
 from claimstream.core.schema import Claim, ClaimGroup, Document, Language, decode_document
-from claimstream.core.settings import Settings
+from claimstream.core.settings import Settings, SettingsError
 from claimstream.gateway.server import start_gateway, start_health_server
 from claimstream.v1.gateway_pb2 import IngestSummary, WatchEvent, WatchRequest
 from claimstream.v1.gateway_pb2_grpc import GatewayStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+from kafka import TopicPartition
+from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, TopicAuthorizationFailedError
+from kafka.future import Future
 
 pytestmark = pytest.mark.integration
 
@@ -34,11 +41,15 @@ def settings() -> Iterator[Settings]:
 
 
 @pytest.fixture(scope="module")
-def channel(settings: Settings) -> Iterator[grpc.Channel]:
+def pipeline(settings: Settings) -> Pipeline:
     try:
-        pipeline = Pipeline.load(settings, stages=["langid"])
+        return Pipeline.load(settings, stages=["langid"])
     except ModuleNotFoundError:
         pytest.skip("the langid stage is not installed")
+
+
+@pytest.fixture(scope="module")
+def channel(settings: Settings, pipeline: Pipeline) -> Iterator[grpc.Channel]:
     server, port = start_gateway(settings, pipeline)
     with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 8 * LIMIT)]) as ch:
         yield ch
@@ -112,8 +123,10 @@ def test_enrich_runs_the_pipeline_in_process(channel: grpc.Channel) -> None:
         (Document(id="t", text="y" * 2001).SerializeToString(), "text_too_large"),
         (b"\x0a\xff", "not a valid claimstream.v1.Document"),
         (Document(id="big", text="z" * (LIMIT + 10)).SerializeToString(), "CLAIMSTREAM_GRPC_MAX_MESSAGE_BYTES"),
+        # Over twice the limit, where gRPC's own receive cap used to answer RESOURCE_EXHAUSTED.
+        (Document(id="3x", text="z" * (3 * LIMIT)).SerializeToString(), f"the gateway accepts at most {LIMIT:,}"),
     ],
-    ids=["empty", "too-long-text", "malformed", "over-message-limit"],
+    ids=["empty", "too-long-text", "malformed", "over-message-limit", "three-times-the-limit"],
 )
 def test_enrich_refuses_bad_requests_with_invalid_argument(
     channel: grpc.Channel, request_bytes: bytes, expected: str
@@ -214,3 +227,312 @@ def test_http_health_pages(settings: Settings) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# ---- capacity, deadlines and sizes ------------------------------------------------------------------------------
+
+def keys_in(settings: Settings, topic: str) -> set[str]:
+    """Every key in `topic` now: read from the beginning up to the end offsets."""
+    consumer = make_consumer(settings, [], from_beginning=True)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        keys: set[str] = set()
+        give_up = time.monotonic() + 20
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            assert time.monotonic() < give_up, f"could not read {topic} to its end"
+            for records in consumer.poll(timeout_ms=200).values():
+                keys.update(r.key.decode() for r in records if r.key)
+        return keys
+    finally:
+        consumer.close()
+
+
+def wait_for_key(settings: Settings, topic: str, key: str, timeout: float = 20.0) -> None:
+    consumer = make_consumer(settings, [topic], from_beginning=True)
+    try:
+        give_up = time.monotonic() + timeout
+        while time.monotonic() < give_up:
+            for records in consumer.poll(timeout_ms=200).values():
+                if any(r.key == key.encode() for r in records):
+                    return
+    finally:
+        consumer.close()
+    raise AssertionError(f"{key} did not reach {topic} within {timeout} s")
+
+
+def open_watch(stub: GatewayStub, timeout: float) -> tuple[Any, grpc.RpcError | None]:
+    """A Watch stream once the gateway answered it: (stream, None) when open, (stream, error) when refused."""
+    stream = stub.Watch(WatchRequest(), timeout=timeout)
+    if "claimstream-topic" in dict(stream.initial_metadata() or ()):
+        return stream, None
+    with pytest.raises(grpc.RpcError) as refused:
+        next(stream)
+    return stream, refused.value
+
+
+def open_when_admitted(stub: GatewayStub, within: float) -> Any:
+    """A Watch stream, retried while the gateway refuses it for being full, for `within` seconds at most."""
+    give_up = time.monotonic() + within
+    while True:
+        stream, refused = open_watch(stub, timeout=60)
+        if refused is None:
+            return stream
+        assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.details()
+        assert time.monotonic() < give_up, "a Watch stream that ended still holds its place"
+        time.sleep(0.1)
+
+
+def test_idle_watch_streams_cannot_starve_health_checks_ingest_or_enrich(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    # 4 worker threads: at most 2 Watch streams (half), at most 3 gateway calls (one worker kept for health).
+    local = settings.replace(grpc_max_workers=4)
+    server, port = start_gateway(local, pipeline)
+    resume = threading.Event()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub, health = GatewayStub(ch), health_pb2_grpc.HealthStub(ch)
+            first, refused = open_watch(stub, timeout=60)
+            assert refused is None
+            second, refused = open_watch(stub, timeout=60)
+            assert refused is None
+            # As many idle streams as there are workers took the whole pool before: now the rest are refused.
+            for _ in range(2):
+                _stream, refused = open_watch(stub, timeout=20)
+                assert refused is not None and refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert "Watch refused" in refused.details()
+                assert "CLAIMSTREAM_GRPC_MAX_WATCH_STREAMS=2" in refused.details()
+
+            serving = health_pb2.HealthCheckResponse.SERVING
+            assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == serving
+            enriched = stub.Enrich(Document(id="busy-1", text="The river burst its banks overnight."), timeout=10)
+            assert enriched.language.code == "en"
+            assert stub.Ingest(iter([Document(id="busy-2", text="Roads were closed.")]), timeout=10).accepted == 1
+
+            # A slow Ingest takes the last worker gateway calls may have: Enrich is refused, health still answers.
+            def slow() -> Iterator[Document]:
+                yield Document(id="busy-slow", text="Schools are shut until Monday.")
+                resume.wait(30)
+
+            pending = stub.Ingest.future(slow(), timeout=30)
+            wait_for_key(local, local.topic_ingest, "busy-slow")
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Enrich(Document(id="busy-3", text="More rain is expected."), timeout=10)
+            assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "at capacity" in caught.value.details() and "CLAIMSTREAM_GRPC_MAX_WORKERS" in caught.value.details()
+            assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == serving
+            resume.set()
+            assert pending.result(timeout=30).accepted == 1
+
+            # A cancelled stream gives its place back...
+            first.cancel()
+            replacement = open_when_admitted(stub, within=10)
+            # ...and so does one whose caller's deadline passed.
+            second.cancel()
+            expiring, refused = open_watch(stub, timeout=2)
+            assert refused is None
+            _stream, refused = open_watch(stub, timeout=20)
+            assert refused is not None and refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            with pytest.raises(grpc.RpcError) as expired:
+                next(expiring)
+            assert expired.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            open_when_admitted(stub, within=10).cancel()
+            replacement.cancel()
+    finally:
+        resume.set()
+        server.stop(grace=None)
+
+
+def test_as_many_idle_watch_streams_as_default_workers_leave_the_gateway_responsive(
+    settings: Settings, pipeline: Pipeline
+) -> None:
+    defaults = Settings()
+    local = settings.replace(grpc_max_workers=defaults.grpc_max_workers,
+                             grpc_max_watch_streams=defaults.grpc_max_watch_streams)
+    server, port = start_gateway(local, pipeline)
+    streams = []
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = GatewayStub(ch)
+            answers = [open_watch(stub, timeout=60) for _ in range(local.grpc_max_workers)]
+            streams = [stream for stream, _refused in answers]
+            refused = [error for _stream, error in answers if error is not None]
+            assert len(refused) == local.grpc_max_workers // 2
+            assert all(e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for e in refused)
+            assert "CLAIMSTREAM_GRPC_MAX_WATCH_STREAMS=8" in refused[0].details()
+            health = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            assert stub.Enrich(Document(id="idle-1", text="The bridge has reopened."), timeout=10).language.code
+            assert stub.Ingest(iter([Document(id="idle-2", text="Trains run again.")]), timeout=10).accepted == 1
+    finally:
+        for stream in streams:
+            stream.cancel()
+        server.stop(grace=None)
+
+
+def test_ingest_ends_at_the_server_deadline_while_a_slow_client_is_still_sending(settings: Settings) -> None:
+    local = settings.replace(grpc_deadline=2.0)
+    server, port = start_gateway(local)
+    resume = threading.Event()
+
+    def stalling() -> Iterator[Document]:
+        yield Document(id="stall-0", text="The first report arrived.")
+        yield Document(id="stall-1", text="So did the second.")
+        resume.wait(8)  # the client stalls past the gateway's 2 s deadline (its own is 30 s)
+        yield Document(id="stall-2", text="This one comes too late.")
+
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            with pytest.raises(grpc.RpcError) as caught:
+                GatewayStub(ch).Ingest(stalling(), timeout=30)
+    finally:
+        resume.set()
+        server.stop(grace=None)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    details = caught.value.details()
+    assert "the gateway's deadline of 2 s (CLAIMSTREAM_GRPC_DEADLINE)" in details
+    assert "read 2 documents (indexes 0-1) and produced 2: the broker acknowledged 2" in details
+    assert "it produced nothing after index 1" in details
+    keys = keys_in(local, local.topic_ingest)
+    assert {"stall-0", "stall-1"} <= keys and "stall-2" not in keys
+    # The thread that waited for the client's next message ended with the call.
+    give_up = time.monotonic() + 10
+    while any(t.name == "gateway-ingest-reader" for t in threading.enumerate()):
+        assert time.monotonic() < give_up, "the Ingest reader thread outlived its call"
+        time.sleep(0.05)
+
+
+def test_a_document_just_under_the_gateway_limit_that_kafka_cannot_take_is_invalid_argument(
+    settings: Settings,
+) -> None:
+    # As by default, Kafka's message limit equals the gateway's request limit: this document fits the
+    # gateway's, but not Kafka's once the gateway has added its content hash and ingest time.
+    local = settings.replace(max_message_bytes=LIMIT, max_text_chars=LIMIT)
+    near = Document(id="near-limit", text="n" * (LIMIT - 40))
+    assert len(near.SerializeToString()) <= LIMIT
+    stream = [Document(id="before-near", text="A small one first."), near, Document(id="after-near", text="Then.")]
+    server, port = start_gateway(local)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 8 * LIMIT)]) as ch:
+            with pytest.raises(grpc.RpcError) as caught:
+                GatewayStub(ch).Ingest(iter(stream), timeout=30)
+    finally:
+        server.stop(grace=None)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = caught.value.details()
+    assert "document 1 (near-limit) is too large for Kafka" in details
+    assert f"Kafka takes at most {LIMIT:,} bytes (CLAIMSTREAM_MAX_MESSAGE_BYTES)" in details
+    assert "cannot succeed" in details and "send the stream again" not in details.lower()
+    assert "Before that, the gateway read 2 documents (indexes 0-1) and produced 1: the broker acknowledged 1" \
+        in details
+    keys = keys_in(local, local.topic_ingest)
+    assert "before-near" in keys and not {"near-limit", "after-near"} & keys
+
+
+class BrokerWithALowerLimit:
+    """The real producer, except that it fails a message over `limit` with `error`, as a broker would.
+
+    A broker whose message.max.bytes is below the producer's max_request_size refuses a large
+    message only in its produce response; the embedded (Tansu) broker enforces no size limit, so
+    this stands in for that response. The future fails at once, so the test knows what was read.
+    """
+
+    def __init__(self, settings: Settings, limit: int, error: KafkaError) -> None:
+        self._producer = make_producer(settings)
+        self._limit = limit
+        self._error = error
+
+    def send(self, topic: str, key: bytes, value: bytes) -> Any:
+        if len(value) > self._limit:
+            return Future().failure(self._error)
+        return self._producer.send(topic, key=key, value=value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._producer, name)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "expected"),
+    [
+        (MessageSizeTooLargeError(), grpc.StatusCode.INVALID_ARGUMENT, "the broker refused it ([Error 10] Message"),
+        (KafkaTimeoutError("Batch for docs.ingest-0 containing 1 record(s) expired"), grpc.StatusCode.UNAVAILABLE,
+         "Send the stream again"),
+        (TopicAuthorizationFailedError(), grpc.StatusCode.FAILED_PRECONDITION, "sending it again does not change"),
+    ],
+    ids=["too-large", "transient", "not-authorized"],
+)
+def test_a_produce_failure_is_unavailable_only_when_sending_again_can_help(
+    settings: Settings, error: KafkaError, code: grpc.StatusCode, expected: str
+) -> None:
+    local = settings.replace(max_text_chars=LIMIT)
+    factory: Callable[[Settings], Any] = lambda s: BrokerWithALowerLimit(s, 10_000, error)  # noqa: E731
+    server, port = start_gateway(local, producer_factory=factory)
+    name = f"broker-{code.name.lower()}"
+    stream = [Document(id=f"{name}-0", text="Small enough."), Document(id=f"{name}-big", text="b" * 20_000)]
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            with pytest.raises(grpc.RpcError) as caught:
+                GatewayStub(ch).Ingest(iter(stream), timeout=30)
+    finally:
+        server.stop(grace=None)
+    assert caught.value.code() == code
+    details = caught.value.details()
+    assert expected in details and f"document 1 ({name}-big)" in details
+    assert "read 2 documents (indexes 0-1) and produced 2: the broker acknowledged 1" in details
+    assert "1 failed" in details
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        assert re.search(r"20,\d{3} bytes as a Kafka message", details)  # its size with what the gateway adds
+        assert f"the gateway's own limit is {local.max_message_bytes:,} bytes" in details
+        assert "send the stream again" not in details.lower()
+
+
+def test_oversized_requests_get_invalid_argument_up_to_the_hard_cap(channel: grpc.Channel) -> None:
+    ingest = channel.stream_unary("/claimstream.v1.Gateway/Ingest", response_deserializer=IngestSummary.FromString)
+    big = Document(id="size-3x", text="z" * (3 * LIMIT))
+    summary = ingest(iter([Document(id="size-a", text="Before it.").SerializeToString(), big.SerializeToString(),
+                           Document(id="size-b", text="After it.").SerializeToString()]), timeout=30)
+    assert summary.accepted == 2 and dict(summary.rejected_by_reason) == {"text_too_large": 1}
+    assert summary.rejections[0].index == 1 and "CLAIMSTREAM_GRPC_MAX_MESSAGE_BYTES" in summary.rejections[0].detail
+
+    # Over the hard cap (grpc_max_receive_bytes, here 0: four times the limit) gRPC refuses it itself.
+    enrich = channel.unary_unary("/claimstream.v1.Gateway/Enrich", response_deserializer=Document.FromString)
+    with pytest.raises(grpc.RpcError) as caught:
+        enrich(Document(id="size-5x", text="z" * (5 * LIMIT)).SerializeToString(), timeout=30)
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert f"vs. {4 * LIMIT}" in caught.value.details()
+
+
+def test_a_40_mib_request_under_the_default_limits_gets_invalid_argument(settings: Settings) -> None:
+    defaults = Settings()
+    local = settings.replace(grpc_max_message_bytes=defaults.grpc_max_message_bytes,
+                             grpc_max_receive_bytes=defaults.grpc_max_receive_bytes)
+    server, port = start_gateway(local)  # no pipeline: the size is refused before one would load
+    huge = Document(id="huge", text="h" * (40 * 1024 * 1024)).SerializeToString()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            enrich = ch.unary_unary("/claimstream.v1.Gateway/Enrich", response_deserializer=Document.FromString)
+            with pytest.raises(grpc.RpcError) as caught:
+                enrich(huge, timeout=60)
+    finally:
+        server.stop(grace=None)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert f"the message is {len(huge):,} bytes; the gateway accepts at most 16,777,216" in caught.value.details()
+
+
+@pytest.mark.parametrize(
+    ("changes", "named"),
+    [
+        ({"grpc_max_receive_bytes": LIMIT}, "CLAIMSTREAM_GRPC_MAX_RECEIVE_BYTES"),
+        ({"grpc_max_workers": 4, "grpc_max_watch_streams": 3}, "CLAIMSTREAM_GRPC_MAX_WATCH_STREAMS"),
+        ({"grpc_max_workers": 2}, "CLAIMSTREAM_GRPC_MAX_WORKERS"),
+    ],
+    ids=["hard-cap-not-above-limit", "watches-leave-no-worker", "too-few-workers"],
+)
+def test_limits_the_gateway_cannot_keep_are_refused_at_start(
+    settings: Settings, changes: dict[str, int], named: str
+) -> None:
+    with pytest.raises(SettingsError, match=named):
+        start_gateway(settings.replace(**changes))

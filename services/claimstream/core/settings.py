@@ -143,6 +143,17 @@ class Settings:
         30.0, "Longest the gateway works on one Ingest or Enrich call (s); callers' shorter deadlines win.", "gateway"
     )
     grpc_max_workers: int = _setting(16, "gRPC gateway worker threads (each open Watch holds one).", "gateway")
+    grpc_max_watch_streams: int = _setting(
+        0, "Most Watch streams the gateway keeps open at once; one more gets RESOURCE_EXHAUSTED. 0: half of "
+        "grpc_max_workers; at most grpc_max_workers - 2, so Ingest, Enrich and health checks always keep a worker.",
+        "gateway",
+    )
+    grpc_max_receive_bytes: int = _setting(
+        0, "Hard cap on one gRPC request (bytes): gRPC refuses a larger one with RESOURCE_EXHAUSTED before the "
+        "gateway sees it; a smaller one over grpc_max_message_bytes gets INVALID_ARGUMENT. 0: four times "
+        "grpc_max_message_bytes.",
+        "gateway",
+    )
 
     # --- security ---------------------------------------------------------
     kafka_security_protocol: str = _setting(
