@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.settings import Settings, SettingsError
+from claimstream.core.text import printable
 
 log = logging.getLogger("claimstream")
 
@@ -61,7 +62,7 @@ def decode_for_topic(
     topic: str, value: bytes, headers: Sequence[tuple[str, bytes]], settings: Settings
 ) -> dict[str, Any]:
     """A message from any pipeline topic as a JSON-able dict."""
-    from claimstream.core.runner import DLQ_HEADER_PREFIX
+    from claimstream.core.deadletters import DLQ_HEADER_PREFIX
     from claimstream.core.schema import Claim, ClaimGroup, document_to_dict, parse_message
 
     if topic.endswith(settings.dlq_suffix):
@@ -187,9 +188,10 @@ def send_records(
     With `send_rejected` (the demo), lines that fail local validation are sent as they are,
     so the stage's DLQ shows them; otherwise they are reported and skipped.
     """
+    from claimstream.core.deadletters import record_size
     from claimstream.core.inputs import read_records
     from claimstream.core.kafka import make_producer
-    from claimstream.core.schema import Document, Rejection, encode_document, now_timestamp
+    from claimstream.core.schema import Rejection, admit, encode_document
 
     producer = make_producer(settings)
     sent = rejected = 0
@@ -197,24 +199,22 @@ def send_records(
     bar = progress_bar(None, "ingest") if show_progress else None
     try:
         for record in read_records(paths):
-            result = record.result
-            if isinstance(result, Document) and not result.text.strip():
-                result = Rejection("empty_text", "text is empty or whitespace only")
+            result = admit(record.result, settings.max_text_chars)
             if isinstance(result, Rejection):
                 rejected += 1
                 if send_rejected:
                     futures.append(producer.send(settings.topic_ingest, key=record.origin.encode(), value=record.raw))
                 else:
-                    print(f"{record.origin}: rejected ({result.reason}: {result.detail})", file=sys.stderr)
+                    print(printable(f"{record.origin}: rejected ({result.reason}: {result.detail})"), file=sys.stderr)
                 continue
-            result.ingested_at.CopyFrom(now_timestamp())
             value = encode_document(result, settings.output_encoding)
-            if len(value) > settings.max_message_bytes:
+            key = result.id.encode("utf-8")
+            if record_size(key, value, []) > settings.max_message_bytes:
                 rejected += 1
                 print(f"{record.origin}: rejected (message of {len(value):,} bytes exceeds max_message_bytes)",
                       file=sys.stderr)
                 continue
-            futures.append(producer.send(settings.topic_ingest, key=result.id.encode("utf-8"), value=value))
+            futures.append(producer.send(settings.topic_ingest, key=key, value=value))
             sent += 1
             if bar is not None:
                 bar.update(1)
@@ -291,7 +291,7 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
                     out.write(to_json(result) + "\n")
                 else:
                     rejected += 1
-                    print(f"{record.origin}: rejected ({result.reason}: {result.detail})", file=sys.stderr)
+                    print(printable(f"{record.origin}: rejected ({result.reason}: {result.detail})"), file=sys.stderr)
                 bar.update(1)
     finally:
         bar.close()
@@ -407,13 +407,13 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 dlq.append(decode_for_topic(dlq_topic, message.value, message.headers, live))
     for doc_id in ids:
         doc = results.get(doc_id)
-        print(f"\n{doc_id}" + ("" if doc else "  (did not arrive)"))
+        print("\n" + printable(doc_id) + ("" if doc else "  (did not arrive)"))
         for line in summarize_document(doc or {}):
-            print(line)
+            print(printable(line))
     if dlq:
         print(f"\n{len(dlq)} bad message(s) in {live.dlq_topic(live.topic_ingest)}:")
         for entry in dlq:
-            print(f"  {entry.get('reason')}: {entry.get('detail')}")
+            print(printable(f"  {entry.get('reason')}: {entry.get('detail')}"))
     if "claims" in services:
         from claimstream.claims.groups import ClaimGroups, render_groups
         from claimstream.core.schema import document_from_dict
@@ -492,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.load(args=args)
     except SettingsError as exc:
-        print(f"claimstream: {exc}", file=sys.stderr)
+        print(printable(f"claimstream: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -510,7 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, settings))
     except (CliError, InputError, BrokerUnavailable, BrokerError, ModelLoadError, LaunchError, SettingsError) as exc:
-        print(f"claimstream: {exc}", file=sys.stderr)
+        print(printable(f"claimstream: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

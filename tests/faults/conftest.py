@@ -43,6 +43,9 @@ FAULT_ENV = {
     "COMMIT_INTERVAL": "0.5",
     "MAX_WAIT": "0.1",
     "LOG_LEVEL": "info",
+    # Smaller than the defaults, so a message at the size limit is quick to make and move.
+    "MAX_MESSAGE_BYTES": str(2 * 1024 * 1024),
+    "MAX_TEXT_CHARS": "200000",
 }
 
 
@@ -65,6 +68,10 @@ def fault_services() -> list[str]:
 
 def output_topic(settings: Settings, service: str) -> str:
     return str(importlib.import_module(f"claimstream.{service}.service").spec(settings).output_topic)
+
+
+def service_input_topic(settings: Settings, service: str) -> str:
+    return str(importlib.import_module(f"claimstream.{service}.service").spec(settings).input_topic)
 
 
 # --------------------------------------------------------------------------- documents
@@ -320,3 +327,23 @@ def groups_on_topic(fault: FaultPipeline, ids: Iterable[str]) -> dict[str, tuple
     """The latest state of each group on claims.groups, as a signature over `ids`."""
     assert fault.groups is not None
     return group_signature((parse_group(v) for v in fault.groups.all_latest().values()), ids)
+
+
+def whole_groups(groups: Iterable[ClaimGroup], ids: Iterable[str]) -> dict[str, bytes]:
+    """Per group touching `ids`: the whole group message, serialized deterministically, without
+    its update time (the one field a redo may change)."""
+    wanted = set(ids)
+    out = {}
+    for group in groups:
+        if wanted & set(group.doc_ids):
+            copy = ClaimGroup()
+            copy.CopyFrom(group)
+            copy.ClearField("updated_at")
+            out[group.key] = copy.SerializeToString(deterministic=True)
+    return out
+
+
+def whole_groups_on_topic(fault: FaultPipeline, ids: Iterable[str]) -> dict[str, bytes]:
+    """The latest message of each group on claims.groups that touches `ids`, whole (minus times)."""
+    assert fault.groups is not None
+    return whole_groups((parse_group(v) for v in fault.groups.all_latest().values()), ids)

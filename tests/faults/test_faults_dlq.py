@@ -11,9 +11,9 @@ import time
 from contextlib import redirect_stdout
 
 import pytest
+from claimstream.core.deadletters import dlq_headers
 from claimstream.core.dlq import add_dlq_command, list_dlq, replay_dlq
 from claimstream.core.kafka import make_producer
-from claimstream.core.runner import dlq_headers
 from claimstream.core.schema import REASONS, Document, encode_document
 
 from .conftest import FaultPipeline, make_documents, produce

@@ -1,14 +1,17 @@
-"""Property tests of the ingest decoder: whatever the bytes, a Document or a Rejection with a known reason.
+"""Property tests of intake: whatever the bytes, fields or record timestamp, a Document or a Rejection.
 
-`decode_document` + `validate_document` is what every stage runs on every message before its
-model sees it; an exception there would crash a worker, and a silent None would drop a message.
+`admit` (decode, validate, fill ingested_at and the content hash) is what every entry point runs
+on every message before a model sees it — the stage workers, `ingest`, `enrich`, the gateway; an
+exception there would crash a worker, and a silent None would drop a message.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
-from claimstream.core.schema import REASONS, Document, Rejection, decode_document, validate_document
+from claimstream.core.deadletters import dead_letter, record_size
+from claimstream.core.schema import REASONS, Document, Rejection, admit, document_from_dict, to_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,12 +27,9 @@ TRICKY = [
 tricky_text = st.lists(st.one_of(st.sampled_from(TRICKY), st.text(max_size=8)), max_size=40).map("".join)
 
 
-def outcome(raw: bytes) -> Document | Rejection:
-    """What a stage does with one message value, the way the runner does it."""
-    decoded = decode_document(raw)
-    if isinstance(decoded, Document):
-        return validate_document(decoded, MAX_TEXT_CHARS) or decoded
-    return decoded
+def outcome(raw: bytes, received_ms: float | None = 1_720_000_000_000) -> Document | Rejection:
+    """What a stage does with one message value and its record timestamp, the way the runner does it."""
+    return admit(raw, MAX_TEXT_CHARS, received_ms)
 
 
 def assert_handled(result: object) -> None:
@@ -145,3 +145,75 @@ def test_ten_megabyte_text_is_rejected_as_too_large(char: str, encoding: str) ->
     result = outcome(raw)
     assert isinstance(result, Rejection) and result.reason == "text_too_large"
     assert "10,485,762" in result.detail  # says how long it was
+
+
+# Datetimes anywhere in the representable range, with any UTC offset a timestamp can carry
+# (±14:00 is the widest real one; fromisoformat accepts up to ±23:59).
+offsets = st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
+local_times = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
+
+
+@given(local_times, offsets, st.booleans())
+def test_published_at_at_the_edges_of_time(moment: datetime, offset: timezone, date_only: bool) -> None:
+    """A date-time whose UTC form leaves the years 0001-9999 is invalid_schema, never an exception."""
+    stamp = moment.date().isoformat() if date_only else moment.replace(tzinfo=offset).isoformat()
+    result = outcome(json.dumps({"id": "t", "text": "Flood in Assam.", "published_at": stamp}).encode())
+    assert_handled(result)
+    aware = datetime.fromisoformat(stamp)
+    aware = aware if aware.tzinfo else aware.replace(tzinfo=UTC)
+    try:
+        expected = aware.astimezone(UTC)
+    except OverflowError:
+        assert isinstance(result, Rejection) and result.reason == "invalid_schema" and "0001-9999" in result.detail
+        return
+    assert isinstance(result, Document), result
+    assert result.published_at.ToDatetime(tzinfo=UTC) == expected
+    assert json.loads(to_json(result))["published_at"].startswith(f"{expected.year:04d}-")  # a valid wire form
+
+
+def test_dates_before_the_year_1000_are_accepted() -> None:
+    for stamp in ("0001-01-01", "0999-12-31T23:00:00Z", "0500-06-01T12:00:00+01:00"):
+        result = document_from_dict({"text": "An old chronicle.", "published_at": stamp})
+        assert isinstance(result, Document), (stamp, result)
+        assert to_json(result).count('"published_at":"0') == 1
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.sampled_from([253402300800000, -62135596800001]))
+def test_any_record_timestamp_gives_a_valid_ingest_time(received_ms: int) -> None:
+    """A record's timestamp is the producer's to set: one outside protobuf's range is replaced by the clock."""
+    result = outcome(json.dumps({"id": "r", "text": "Flood in Assam."}).encode(), received_ms)
+    assert isinstance(result, Document)
+    ingested = result.ingested_at.ToDatetime(tzinfo=UTC)  # raises if the timestamp were out of range
+    if -62135596800000 <= received_ms <= 253402300799000:
+        assert result.ingested_at.ToMilliseconds() == received_ms
+    else:
+        assert abs((datetime.now(UTC) - ingested).total_seconds()) < 60
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1), st.integers(min_value=-(2**31), max_value=2**31 - 1))
+def test_protobuf_timestamps_out_of_range_are_rejected(seconds: int, nanos: int) -> None:
+    doc = Document(id="p", text="Flood in Assam.")
+    doc.published_at.seconds, doc.published_at.nanos = seconds, nanos
+    result = outcome(doc.SerializeToString())
+    assert_handled(result)
+    valid = -62135596800 <= seconds <= 253402300799 and 0 <= nanos < 10**9
+    assert isinstance(result, Document) == valid, result
+
+
+@given(st.integers(min_value=0, max_value=4096), st.binary(max_size=64),
+       st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=300)), max_size=5))
+def test_a_dead_letter_always_fits_in_a_message(missing: int, key: bytes, headers: list[tuple[str, bytes]]) -> None:
+    """The dead letter of a message at (or near) the size limit still fits, and says it was cut."""
+    from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+    limit = 64 * 1024
+    value = b"x" * max(0, limit - missing)
+    record = dead_letter(key, value, headers, "text_too_large", "d" * 5000, "langid", "docs.ingest", 3, 10**12, limit)
+    assert DefaultRecordBatchBuilder.estimate_size_in_bytes(record.key, record.value, record.headers) <= limit
+    assert record_size(record.key, record.value, record.headers) <= limit
+    names = dict(record.headers)
+    assert names["x-claimstream-reason"] == b"text_too_large"
+    if record.truncated:
+        assert int(names["x-claimstream-truncated"]) == len(value) and value.startswith(record.value)
+    else:
+        assert record.value == value and all(h in record.headers for h in headers)

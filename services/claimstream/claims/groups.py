@@ -1,15 +1,17 @@
 """Claim groups: every claim with the same key, from every document and language.
 
-Pure logic, no Faust: `merge_claim` is what the stream's table calls for each
-claim (the table stores `ClaimGroup.SerializeToString()` under the claim key),
-and `ClaimGroups` is the in-memory store used by `claimstream enrich --groups`.
+Pure logic, no Faust: `merge_claim` is what the claims worker's group store calls
+for each claim (claims/service.py), and `ClaimGroups` is the in-memory store used by
+`claimstream enrich --groups` and the gateway's `Enrich`.
 
 Rules:
 
 - Idempotent: a member is identified by (doc id, claim start, claim end, the surface
   of its number or date, for two values in one sentence); merging
   it again replaces it with itself, so a replay changes nothing (not even
-  `updated_at`). Members are kept sorted, so arrival order does not matter either.
+  `updated_at`). Members are kept sorted, and the group's text, subject and object are
+  those of its headline member (an English one if any, then the least identity), so
+  arrival order does not matter either: A then B gives the group B then A gives.
 - Value range: lower = least lower bound, upper = greatest upper bound (unset when
   some member is unbounded above), value = the median member value.
 - Conflict: two quantities conflict when their ranges do not overlap and the gap
@@ -27,6 +29,7 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from claimstream.core.schema import Claim, ClaimGroup, ClaimGroupMember, Document, Quantity, TimeSpan, now_timestamp
+from claimstream.core.text import printable
 
 #: Predicates whose date is the claim (a one-off event happens on one day).
 EVENT_PREDICATES = frozenset({"agreement_signed", "agreement_ratified", "withdrew_from", "diplomats_expelled"})
@@ -150,9 +153,7 @@ def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance
     if group is not None:
         merged.CopyFrom(group)
     else:
-        merged.key, merged.predicate, merged.text = claim.key, claim.predicate, claim.text
-        merged.subject.CopyFrom(claim.subject)
-        merged.object.CopyFrom(claim.object)
+        merged.key, merged.predicate = claim.key, claim.predicate
     new = _member(claim, doc)
     kept = []
     for m in merged.claims:
@@ -166,12 +167,26 @@ def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance
     else:
         _fold(kept, copy_of, new)
     kept.sort(key=_identity)
+    if min(kept, key=_headline_rank) is new:
+        # The group reads as its headline member's claim, whichever arrived first, so the same
+        # claims merged in any order give the same group.
+        merged.text = claim.text
+        merged.subject.CopyFrom(claim.subject)
+        merged.object.CopyFrom(claim.object)
     del merged.claims[:]
     merged.claims.extend(kept)
     _summarize(merged, tolerance)
     if group is None or _content(merged) != _content(group):
         merged.updated_at.CopyFrom(now_timestamp())
     return merged
+
+
+def _headline_rank(m: ClaimGroupMember) -> tuple[bool, tuple[str, int, int, str, str]]:
+    """Which member's claim a group reads as: an English one if there is one, then the least identity.
+
+    A member only ever takes the headline when it is merged (a member folded away is replaced
+    by a copy that ranks before it), so the headline is always its claim's text and parties."""
+    return (m.language != "en", _identity(m))
 
 
 def _copy_key(m: ClaimGroupMember) -> tuple[object, ...]:
@@ -259,20 +274,21 @@ def render_groups(groups: Iterable[ClaimGroup], color: bool | None = None, confl
     if color is None:
         color = (stream or sys.stdout).isatty()
     red, bold, reset = ("\x1b[31m", "\x1b[1m", "\x1b[0m") if color else ("", "", "")
+    p = printable  # every field comes from documents: escape what would drive the terminal
     lines = []
     for group in groups:
         if conflicts_only and not group.conflict:
             continue
         flag = f"{red}{bold}CONFLICT{reset}" if group.conflict else "ok"
-        lines.append(f"{bold}{group.key}{reset}  [{flag}]  {len(group.doc_ids)} docs, "
-                     f"{', '.join(group.languages)}")
-        lines.append(f"  {group.text}")
+        lines.append(f"{bold}{p(group.key)}{reset}  [{flag}]  {len(group.doc_ids)} docs, "
+                     f"{p(', '.join(group.languages))}")
+        lines.append(f"  {p(group.text)}")
         for m in group.claims:
             value = _describe(m.quantity) if m.HasField("quantity") else ""
             when = m.time.start if m.HasField("time") else ""
             said = f" per {m.attribution.name}" if m.attribution.name else ""
             copies = f" (+{len(m.also_in)} republished)" if m.also_in else ""
-            lines.append(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}{copies}")
+            lines.append(p(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}{copies}"))
         if group.conflict:
-            lines.append(f"  {red}reason: {group.reason}{reset}")
+            lines.append(f"  {red}reason: {p(group.reason)}{reset}")
     return "\n".join(lines) + ("\n" if lines else "")

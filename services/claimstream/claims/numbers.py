@@ -45,6 +45,9 @@ _NUMERAL = regex.compile(
     r"(?<![\d\p{Latin}\p{Cyrillic}])\d+(?:(?:[.,']|[\u00a0\u202f\u2009 ](?=\d{3}(?!\d)))\d+)*"
 )
 _SPACES = regex.compile(r"[\u00a0\u202f\u2009 ']")
+# A numeral longer than this is an identifier, a phone number or noise, not an amount (and its
+# float would lose digits or overflow).
+MAX_NUMERAL_CHARS = 24
 # Multipliers that are abbreviations and may carry a trailing period.
 _ABBREVIATIONS = frozenset({"тыс", "тис", "млн", "млрд", "mio", "mrd", "mn", "bn"})
 _CJK = regex.compile(r"[\p{Han}\p{Hangul}]")
@@ -176,8 +179,10 @@ def _numeral_mentions(norm: str, lang: str) -> list[NumberMention]:
     out = []
     pos = 0
     while (m := _NUMERAL.search(norm, pos)) is not None:
-        parsed = parse_numeral(m.group(0), lang)
         pos = m.end()
+        if m.end() - m.start() > MAX_NUMERAL_CHARS:
+            continue
+        parsed = parse_numeral(m.group(0), lang)
         if parsed is None:
             continue
         value, used = parsed
@@ -239,12 +244,18 @@ def find_numbers(text: str, lang: str = "en", exclude: list[tuple[int, int]] | N
     candidates = _numeral_mentions(norm, lang) + _word_mentions(norm) + _vague_mentions(norm)
     candidates.sort(key=lambda n: (-(n.end - n.start), n.start))
     taken: list[NumberMention] = []
-    blocked = list(exclude or [])
+    # Which characters a taken reading (or an excluded span) covers: linear in the text, where
+    # comparing each reading with every taken one was quadratic in the numbers of a document.
+    covered = bytearray(len(norm) + 1)
+    for s, e in exclude or []:
+        s, e = max(0, s), min(e, len(covered))
+        if s < e:
+            covered[s:e] = b"\x01" * (e - s)
     for cand in candidates:
-        if any(cand.start < e and s < cand.end for s, e in blocked):
+        if any(covered[cand.start:cand.end]):
             continue
         taken.append(cand)
-        blocked.append((cand.start, cand.end))
+        covered[cand.start:cand.end] = b"\x01" * (cand.end - cand.start)
     return sorted(taken, key=lambda n: n.start)
 
 

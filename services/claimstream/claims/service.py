@@ -38,8 +38,8 @@ from claimstream.claims.model import load
 from claimstream.core import metrics
 from claimstream.core.kafka import make_consumer
 from claimstream.core.model import StageModel
-from claimstream.core.runner import AfterBatch, StageSpec, dlq_headers
-from claimstream.core.schema import Claim, ClaimGroup, Document, encode_message, parse_message
+from claimstream.core.runner import AfterBatch, StageSpec, UndeliveredError, consume_batches, send_dead_letter
+from claimstream.core.schema import Claim, ClaimGroup, Document, Rejection, encode_message, parse_message
 from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -122,38 +122,48 @@ def _wire_groups(settings: Settings) -> Any:
 
         app.on_partitions_revoked.connect(on_revoked)
 
-        async def group_claims(stream: Any) -> None:
+        async def merge_batch(events: Any) -> None:
             # In batches, like the stage runner: merge every claim of the batch, send one update per
             # changed group, and wait for all the acknowledgements together before the batch is acked.
+            # A claim that cannot be read or merged becomes its own dead letter; the batch goes on.
             loop = asyncio.get_running_loop()
-            async for events in stream.take_events(settings.max_batch * 4, within=settings.max_wait):
-                pending: list[Awaitable[Any]] = []
-                changed: dict[tuple[int, bytes], ClaimGroup] = {}
-                for event in events:
-                    message = event.message
-                    claim = parse_message(Claim, message.value)
-                    if claim is None or not message.key:
-                        metrics.DLQ.labels("claims", "invalid_protobuf").inc()
-                        headers = dlq_headers("invalid_protobuf", "not a claimstream.v1.Claim with a key", "claims",
-                                              message.topic, message.partition, message.offset)
-                        pending.append(await claims_dlq.send(key=message.key, value=message.value or b"",
-                                                             headers=headers))
-                        continue
-                    groups = store.loaded(message.partition)
-                    if groups is None:
-                        groups = await loop.run_in_executor(None, store.load, message.partition)
-                    before = groups.get(message.key)
+            pending: list[Awaitable[Any]] = []
+            changed: dict[tuple[int, bytes], ClaimGroup] = {}
+            dead: list[tuple[Any, Rejection]] = []
+            for event in events:
+                message = event.message
+                claim = parse_message(Claim, message.value)
+                if claim is None or not message.key:
+                    dead.append((message, Rejection("invalid_protobuf", "not a claimstream.v1.Claim with a key")))
+                    continue
+                groups = store.loaded(message.partition)
+                if groups is None:
+                    groups = await loop.run_in_executor(None, store.load, message.partition)
+                before = groups.get(message.key)
+                try:
                     after = merge_claim(before, claim, claim_document(claim), settings.claims_conflict_tolerance)
-                    if before is not None and after.updated_at == before.updated_at:
-                        continue  # already merged: a replay
-                    groups[message.key] = after
-                    changed[(message.partition, message.key)] = after
-                for (partition, key), group in changed.items():
-                    value = encode_message(group, settings.output_encoding)
-                    pending.append(await groups_topic.send(key=key, value=value, partition=partition))
+                except Exception as exc:  # this claim's fault: the group keeps its state
+                    dead.append((message, Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}")))
+                    continue
+                if before is not None and after.updated_at == before.updated_at:
+                    continue  # already merged: a replay
+                groups[message.key] = after
+                changed[(message.partition, message.key)] = after
+            for message, rejection in dead:
+                pending.append(await send_dead_letter(claims_dlq, message, rejection, "claims",
+                                                      settings.max_message_bytes))
+            for (partition, key), group in changed.items():
+                value = encode_message(group, settings.output_encoding)
+                pending.append(await groups_topic.send(key=key, value=value, partition=partition))
+            try:
                 await asyncio.gather(*pending)
-                if changed:
-                    store.record_metrics()
+            except Exception as exc:
+                raise UndeliveredError("claim-group updates") from exc
+            if changed:
+                store.record_metrics()
+
+        async def group_claims(stream: Any) -> None:
+            await consume_batches(stream, settings.max_batch * 4, settings.max_wait, "claims", merge_batch)
 
         app.agent(claims_topic, name="claims.groups")(group_claims)
 

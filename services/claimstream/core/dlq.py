@@ -2,7 +2,7 @@
 
 A stage writes a message it could not process to `<input topic>.dlq` with the original
 bytes as value, the original key, and `x-claimstream-*` headers saying why (see
-`runner.dlq_headers`). `list_dlq` reads those topics from the beginning without a
+`deadletters`). `list_dlq` reads those topics from the beginning without a
 consumer group (it commits nothing, so listing never changes what a later listing
 shows); `replay_dlq` produces each entry's original key and bytes to the topic it
 came from, where the stage reads it again.
@@ -21,8 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claimstream.core.runner import DLQ_HEADER_PREFIX
+from claimstream.core.deadletters import DLQ_HEADER_PREFIX
 from claimstream.core.settings import Settings
+from claimstream.core.text import printable
 
 __all__ = ["DeadLetter", "dlq_topics", "list_dlq", "replay_dlq", "add_dlq_command", "cmd_dlq"]
 
@@ -44,6 +45,8 @@ class DeadLetter:
     source_offset: int | None
     failed_at: str
     headers: tuple[tuple[str, bytes], ...] = ()  # the original message's own headers
+    #: the original's size when its value had to be cut to fit in a message (not replayable)
+    truncated_from: int | None = None
 
     def preview(self, width: int = 60) -> str:
         """The value as one short line of text (binary values shown as escaped bytes)."""
@@ -89,6 +92,7 @@ def _dead_letter(record: Any) -> DeadLetter:
         source_offset=_int_or_none(found.get("offset", "")),
         failed_at=found.get("failed_at", ""),
         headers=tuple(own),
+        truncated_from=_int_or_none(found.get("truncated", "")),
     )
 
 
@@ -145,7 +149,8 @@ def replay_dlq(
     """Send each dead letter's original key, bytes and headers back to its source topic; return how many.
 
     `reasons` keeps only entries with those reason codes. Entries without a source topic
-    header (not written by a claimstream stage) are skipped, with a warning on stderr.
+    header (not written by a claimstream stage), and entries whose value was cut to fit in a
+    message, are skipped with a warning on stderr.
     """
     from claimstream.core.kafka import make_producer
 
@@ -161,6 +166,10 @@ def replay_dlq(
             if not letter.source_topic:
                 print(f"dlq: {letter.topic}[{letter.partition}]@{letter.offset} has no source topic header; "
                       "not replayed", file=sys.stderr)
+                continue
+            if letter.truncated_from is not None:
+                print(f"dlq: {letter.topic}[{letter.partition}]@{letter.offset} keeps only the first "
+                      f"{len(letter.value):,} of {letter.truncated_from:,} bytes; not replayed", file=sys.stderr)
                 continue
             futures.append(producer.send(
                 letter.source_topic, key=letter.key, value=letter.value, headers=list(letter.headers)
@@ -212,7 +221,8 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
     letters = [d for d in list_dlq(settings, topics) if not keep or d.reason in keep]
     if args.limit is not None:
         letters = letters[: args.limit]
-    rows = [(d.topic, str(d.offset), d.reason, d.detail, d.preview()) for d in letters]
+    rows = [(printable(d.topic), str(d.offset), printable(d.reason), printable(d.detail), printable(d.preview()))
+            for d in letters]
     header = ("topic", "offset", "reason", "detail", "value")
     widths = [min(max([len(header[i])] + [len(r[i]) for r in rows]), 48 if i == 3 else 60) for i in range(5)]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))

@@ -14,10 +14,13 @@ Triton `initialize / execute / finalize` split:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from claimstream.core.schema import Document, Rejection
+
+log = logging.getLogger(__name__)
 
 
 class ModelLoadError(RuntimeError):
@@ -38,3 +41,21 @@ class StageModel(Protocol):
     def predict(self, batch: Sequence[Document]) -> list[Document | Rejection]: ...
 
     def close(self) -> None: ...
+
+
+def predict_each(model: StageModel, batch: Sequence[Document]) -> list[Document | Rejection]:
+    """`model.predict(batch)`, retried one document at a time if the batch raises, so one
+    poison document becomes a `processing_error` Rejection and the others still come through."""
+    try:
+        results = model.predict(batch)
+    except Exception:
+        log.exception("%s: batch of %d failed; retrying one by one", model.service, len(batch))
+        results = []
+        for doc in batch:
+            try:
+                results.extend(model.predict([doc]))
+            except Exception as exc:  # the model's bug, reported on this document
+                results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:2000]))
+    if len(results) != len(batch):
+        raise RuntimeError(f"{model.service} model returned {len(results)} results for {len(batch)} documents")
+    return results

@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from claimstream.core.model import StageModel
-from claimstream.core.schema import Document, Rejection, content_hash, mark_processed, now_timestamp, validate_document
+from claimstream.core.model import StageModel, predict_each
+from claimstream.core.schema import Document, Rejection, admit, mark_processed
 from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,21 +70,12 @@ class Pipeline:
 
     def enrich(self, docs: Sequence[Document]) -> list[Document | Rejection]:
         """Run every stage on `docs`; each result is the enriched Document or why it was rejected."""
-        results: list[Document | Rejection] = []
-        live: list[int] = []
-        for index, doc in enumerate(docs):
-            problem = validate_document(doc, self.settings.max_text_chars)
-            results.append(problem or doc)
-            if problem is None:
-                if not doc.HasField("ingested_at"):
-                    doc.ingested_at.CopyFrom(now_timestamp())
-                if not doc.content_hash:
-                    doc.content_hash = content_hash(doc)
-                live.append(index)
+        results = [admit(doc, self.settings.max_text_chars) for doc in docs]
+        live = [index for index, result in enumerate(results) if isinstance(result, Document)]
         for model in self.models:
             if not live:
                 break
-            outputs = model.predict([results[i] for i in live])  # type: ignore[misc]
+            outputs = predict_each(model, [results[i] for i in live])  # type: ignore[misc]
             still_live = []
             for index, output in zip(live, outputs, strict=True):
                 results[index] = output
@@ -94,7 +85,11 @@ class Pipeline:
             live = still_live
         if self.groups is not None:
             for index in live:
-                self.groups.merge_document(results[index])
+                try:
+                    self.groups.merge_document(results[index])  # type: ignore[arg-type]
+                except Exception as exc:  # this document's fault: the groups keep their state
+                    log.exception("claim groups: merging %s failed", results[index].id)  # type: ignore[union-attr]
+                    results[index] = Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}"[:2000])
         return results
 
     def close(self) -> None:

@@ -10,42 +10,43 @@ the outputs are acknowledged by the broker (at least once).
 Backpressure: the next batch is not taken until this one is delivered, and
 Faust's stream buffer is bounded (`stream_buffer_maxsize`), so a slow model
 slows consumption instead of filling memory.
+
+Poison: whatever one message makes go wrong — intake, the model, encoding, an output
+the broker refuses for its size — ends as a dead letter for that message, and the rest
+of its batch is delivered. If a dead letter or an output cannot be written at all (the
+broker is gone past the producer's retries), the worker exits at once without
+acknowledging the batch, so nothing is committed and the batch is read again on restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import faust
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from claimstream.core import metrics
+from claimstream.core.deadletters import dead_letter
 from claimstream.core.kafka import ensure_topics, ssl_context
-from claimstream.core.model import StageModel
-from claimstream.core.schema import (
-    Document,
-    Rejection,
-    content_hash,
-    decode_document,
-    encode_document,
-    mark_processed,
-    validate_document,
-)
+from claimstream.core.model import StageModel, predict_each
+from claimstream.core.schema import Document, Rejection, admit, encode_document, mark_processed
 from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: Header names on DLQ messages.
-DLQ_HEADERS = ("reason", "detail", "stage", "topic", "partition", "offset", "failed_at")
-DLQ_HEADER_PREFIX = "x-claimstream-"
+#: Exit status of a worker that stopped because an output or a dead letter could not be written.
+EXIT_UNDELIVERED = 75
+#: Errors that say one record is too large for the broker: that record's fault, not the broker's.
+TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError)
 
 #: Called after a batch's documents were produced: returns further sends to await (claims uses it).
 AfterBatch = Callable[[list[Document]], Awaitable[list[Awaitable[Any]]]]
@@ -63,11 +64,13 @@ class StageSpec:
     setup: Callable[[faust.App, StageModel], AfterBatch] | None = None
 
 
-def dlq_headers(
-    reason: str, detail: str, stage: str, topic: str, partition: int, offset: int
-) -> list[tuple[str, bytes]]:
-    values = (reason, detail[:2000], stage, topic, str(partition), str(offset), datetime.now(UTC).isoformat())
-    return [(DLQ_HEADER_PREFIX + name, value.encode("utf-8")) for name, value in zip(DLQ_HEADERS, values, strict=True)]
+class UndeliveredError(RuntimeError):
+    """An output or a dead letter could not be written: the batch must not be acknowledged."""
+
+
+def _is_broker_error(exc: BaseException) -> bool:
+    """A Kafka client error (the broker or the connection), as opposed to one document's fault."""
+    return type(exc).__module__.startswith(("aiokafka", "kafka"))
 
 
 def faust_broker_url(settings: Settings) -> str:
@@ -114,6 +117,49 @@ def make_app(settings: Settings, service: str) -> faust.App:
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
     )
+
+
+async def consume_batches(
+    stream: Any, max_batch: int, max_wait: float, service: str,
+    process: Callable[[Sequence[Any]], Awaitable[None]],
+) -> None:
+    """Feed `process` batches of events; if it fails, exit before the batch is acknowledged.
+
+    Leaving the loop with an exception would acknowledge the batch (Faust's take_events acks
+    in a `finally`), and Faust would commit offsets of documents never delivered. So the
+    process exits instead, and the batch is read again by the restarted worker or another
+    member of the group.
+    """
+    async for events in stream.take_events(max_batch, within=max_wait):
+        try:
+            await process(events)
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                log.warning("%s: stopped in the middle of a batch of %d; it will be read again", service, len(events))
+                code = 0
+            else:
+                log.critical("%s: batch of %d not delivered (%s: %s); exiting without committing",
+                             service, len(events), type(exc).__name__, exc, exc_info=exc)
+                code = EXIT_UNDELIVERED
+            logging.shutdown()
+            os._exit(code)
+
+
+async def send_dead_letter(topic: Any, message: Any, rejection: Rejection, service: str, limit: int) -> Awaitable[Any]:
+    """Produce one message's dead letter to `topic` (counted, logged); returns the ack to await.
+
+    Raises UndeliveredError when the producer refuses it outright.
+    """
+    metrics.DLQ.labels(service, rejection.reason).inc()
+    metrics.MESSAGES.labels(service, "dlq").inc()
+    log.warning("%s: %s[%d]@%d -> DLQ (%s: %s)", service, message.topic, message.partition, message.offset,
+                rejection.reason, rejection.detail[:200])
+    record = dead_letter(message.key, message.value, message.headers, rejection.reason, rejection.detail, service,
+                         message.topic, message.partition, message.offset, limit)
+    try:
+        return cast(Awaitable[Any], await topic.send(key=record.key, value=record.value, headers=record.headers))
+    except Exception as exc:
+        raise UndeliveredError(f"dead letter for {message.topic}[{message.partition}]@{message.offset}") from exc
 
 
 class StageWorker:
@@ -165,79 +211,75 @@ class StageWorker:
 
     # -- processing --------------------------------------------------------
     async def _consume(self, stream: Any) -> None:
-        async for events in stream.take_events(self.settings.max_batch, within=self.settings.max_wait):
-            await self.process(events)
+        await consume_batches(stream, self.settings.max_batch, self.settings.max_wait, self.spec.service, self.process)
 
     async def _send_dlq(self, message: Any, rejection: Rejection) -> Awaitable[Any]:
-        metrics.DLQ.labels(self.spec.service, rejection.reason).inc()
-        metrics.MESSAGES.labels(self.spec.service, "dlq").inc()
-        log.warning(
-            "%s: %s[%d]@%d -> DLQ (%s: %s)", self.spec.service, message.topic, message.partition,
-            message.offset, rejection.reason, rejection.detail[:200],
-        )
-        headers = list(message.headers or []) + dlq_headers(
-            rejection.reason, rejection.detail, self.spec.service, message.topic, message.partition, message.offset
-        )
-        return await self.dlq.send(key=message.key, value=message.value or b"", headers=headers)
+        return await send_dead_letter(self.dlq, message, rejection, self.spec.service, self.settings.max_message_bytes)
 
     async def _predict(self, docs: list[Document]) -> list[Document | Rejection]:
-        """Run the model on a batch; a batch that raises is retried one document at a time,
-        so one poison document goes to the DLQ and the others still come through."""
+        """Run the model on a batch in the model thread (heartbeats and /metrics keep answering)."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        try:
-            results = await loop.run_in_executor(self._executor, self.model.predict, docs)
-        except Exception:
-            log.exception("%s: batch of %d failed; retrying one by one", self.spec.service, len(docs))
-            results = []
-            for doc in docs:
-                try:
-                    results.extend(await loop.run_in_executor(self._executor, self.model.predict, [doc]))
-                except Exception as exc:  # the model's bug, reported per document
-                    results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"))
+        results = await loop.run_in_executor(self._executor, predict_each, self.model, docs)
         metrics.INFERENCE_SECONDS.labels(self.spec.service, self.model.model_name, self.model.provider).observe(
             time.perf_counter() - started
         )
         metrics.BATCH_SIZE.labels(self.spec.service).observe(len(docs))
-        if len(results) != len(docs):
-            raise RuntimeError(f"{self.spec.service} model returned {len(results)} results for {len(docs)} documents")
         return results
 
     async def process(self, events: Sequence[Any]) -> None:
-        """Decode, predict, produce and wait for every output of one batch."""
-        pending: list[Awaitable[Any]] = []
+        """Take in, predict, produce and wait for every output of one batch.
+
+        One message's failure anywhere on the way becomes its dead letter; raises
+        UndeliveredError only when something could not be written at all.
+        """
+        dead: list[tuple[Any, Rejection]] = []
         valid: list[tuple[Any, Document]] = []
         for event in events:
             message = event.message
-            decoded = decode_document(message.value)
-            if isinstance(decoded, Document):
-                problem = validate_document(decoded, self.settings.max_text_chars)
-                decoded = problem or decoded
-            if isinstance(decoded, Rejection):
-                pending.append(await self._send_dlq(message, decoded))
-                continue
-            if not decoded.HasField("ingested_at"):
-                decoded.ingested_at.FromMilliseconds(int(message.timestamp * 1000))
-            if not decoded.content_hash:
-                decoded.content_hash = content_hash(decoded)
-            valid.append((message, decoded))
+            received_ms = message.timestamp * 1000 if message.timestamp else None
+            admitted = admit(message.value, self.settings.max_text_chars, received_ms)
+            if isinstance(admitted, Rejection):
+                dead.append((message, admitted))
+            else:
+                valid.append((message, admitted))
 
-        delivered: list[Document] = []
+        sent: list[tuple[Any, Document, Awaitable[Any]]] = []
         if valid:
             results = await self._predict([doc for _, doc in valid])
             for (message, _), result in zip(valid, results, strict=True):
                 if isinstance(result, Rejection):
-                    pending.append(await self._send_dlq(message, result))
+                    dead.append((message, result))
                     continue
-                mark_processed(result, self.spec.service)
-                value = encode_document(result, self.settings.output_encoding)
-                pending.append(await self.output.send(key=result.id.encode("utf-8"), value=value))
-                delivered.append(result)
-            if self.after_batch is not None and delivered:
-                pending.extend(await self.after_batch(delivered))
+                try:
+                    mark_processed(result, self.spec.service)
+                    value = encode_document(result, self.settings.output_encoding)
+                    sent.append((message, result, await self.output.send(key=result.id.encode("utf-8"), value=value)))
+                except TOO_LARGE as exc:
+                    dead.append((message, Rejection("output_too_large", f"{type(exc).__name__}: {exc}")))
+                except Exception as exc:  # encoding this one document failed: its fault alone
+                    if _is_broker_error(exc):
+                        raise UndeliveredError(f"output for {result.id}") from exc
+                    dead.append((message, Rejection("processing_error", f"output: {type(exc).__name__}: {exc}")))
 
         # Wait for the broker to acknowledge every output before Faust acks the inputs.
-        await asyncio.gather(*pending)
+        delivered: list[Document] = []
+        for message, doc, ack in sent:
+            try:
+                await ack
+            except TOO_LARGE as exc:
+                dead.append((message, Rejection("output_too_large", f"{type(exc).__name__}: {exc}")))
+                continue
+            except Exception as exc:
+                raise UndeliveredError(f"output for {doc.id}") from exc
+            delivered.append(doc)
+        pending = [await self._send_dlq(message, rejection) for message, rejection in dead]
+        if self.after_batch is not None and delivered:
+            pending.extend(await self.after_batch(delivered))
+        try:
+            await asyncio.gather(*pending)
+        except Exception as exc:
+            raise UndeliveredError("dead letters or claim outputs of a batch") from exc
         now = time.time()
         for doc in delivered:
             latency = now - doc.ingested_at.ToMilliseconds() / 1000

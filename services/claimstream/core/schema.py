@@ -36,7 +36,7 @@ __all__ = [
     "LanguageScore", "Quantity", "TimeSpan", "Translation", "Rejection", "REASONS",
     "decode_document", "encode_document", "encode_message", "parse_message", "document_to_dict",
     "document_from_dict", "to_json",
-    "validate_document", "content_hash", "now_timestamp", "mark_processed",
+    "validate_document", "content_hash", "now_timestamp", "mark_processed", "admit",
 ]
 
 M = TypeVar("M", Claim, ClaimGroup, Document)
@@ -51,8 +51,12 @@ REASONS = {
     "missing_text": "the document has no `text` field",
     "empty_text": "the document's text is empty or only whitespace",
     "text_too_large": "the text is longer than `max_text_chars`",
-    "processing_error": "the stage's model raised on this document (detail has the error)",
+    "processing_error": "the stage raised on this document (detail has the error); the rest of its batch goes on",
+    "output_too_large": "the stage's output for this document is larger than `max_message_bytes`",
 }
+
+# The range a protobuf Timestamp can hold: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799
 
 # Fields of the plain JSON ingest form, all strings.
 INGEST_FIELDS = ("id", "text", "title", "source", "url", "published_at", "lang_hint")
@@ -110,21 +114,22 @@ def document_from_dict(obj: Any) -> Document | Rejection:
             return Rejection("invalid_schema", f"field '{name}' must be a string, got {type(obj[name]).__name__}")
     known = {f.name for f in Document.DESCRIPTOR.fields}
     data = {k: v for k, v in obj.items() if k in known and v is not None}
-    if data.get("published_at"):
-        try:
-            stamp = _parse_datetime(data["published_at"])
-        except ValueError:
-            return Rejection(
-                "invalid_schema", f"published_at {data['published_at']!r} is not an ISO 8601 date or datetime"
-            )
-        data["published_at"] = stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    else:
-        data.pop("published_at", None)
+    published = data.pop("published_at", None)
     doc = Document()
     try:
         json_format.ParseDict(data, doc, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError, AttributeError) as exc:
+    except (json_format.ParseError, ValueError, TypeError, AttributeError, OverflowError) as exc:
         return Rejection("invalid_schema", str(exc)[:500])
+    if published:
+        try:
+            stamp = _parse_datetime(published)
+        except ValueError:
+            return Rejection("invalid_schema", f"published_at {published[:100]!r} is not an ISO 8601 date or datetime")
+        try:
+            # FromDatetime, not strftime: years before 1000 keep their zero padding.
+            doc.published_at.FromDatetime(stamp.astimezone(UTC))
+        except (OverflowError, ValueError):
+            return Rejection("invalid_schema", f"published_at {published[:100]!r} is outside the years 0001-9999 (UTC)")
     if not doc.id:
         doc.id = "sha256-" + content_hash(doc)[:16]
     return doc
@@ -187,13 +192,54 @@ def decode_document(raw: bytes | None) -> Document | Rejection:
     return decoded
 
 
+def _valid_timestamp(stamp: Timestamp) -> bool:
+    return _MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 1_000_000_000
+
+
 def validate_document(doc: Document, max_text_chars: int) -> Rejection | None:
     """The checks every stage applies before its model sees a document."""
     if not doc.text.strip():
         return Rejection("empty_text", "text is empty or whitespace only")
     if len(doc.text) > max_text_chars:
         return Rejection("text_too_large", f"text has {len(doc.text):,} characters; the limit is {max_text_chars:,}")
+    for name in ("published_at", "ingested_at"):
+        if doc.HasField(name) and not _valid_timestamp(getattr(doc, name)):
+            seconds = getattr(doc, name).seconds
+            return Rejection("invalid_schema", f"{name} is outside the years 0001-9999 ({seconds} s since 1970)")
     return None
+
+
+def admit(
+    message: bytes | Document | Rejection | None, max_text_chars: int, received_ms: float | None = None
+) -> Document | Rejection:
+    """Take one document in: decode (given bytes), validate, and fill what the pipeline derives.
+
+    Every entry point (the stage workers, `ingest`, `enrich`, the gateway) calls this, so a
+    document is judged the same way wherever it arrives. `ingested_at` comes from `received_ms`
+    (the Kafka record's timestamp) when that is a representable time, else from the clock.
+    It never raises: whatever goes wrong becomes a Rejection naming it, so one hostile message
+    cannot take the documents around it down with it.
+    """
+    try:
+        doc = message if isinstance(message, Document | Rejection) else decode_document(message)
+        if isinstance(doc, Rejection):
+            return doc
+        problem = validate_document(doc, max_text_chars)
+        if problem is not None:
+            return problem
+        if not doc.HasField("ingested_at"):
+            received = int(received_ms) if received_ms is not None else None
+            if received is not None and _MIN_SECONDS * 1000 <= received <= _MAX_SECONDS * 1000:
+                doc.ingested_at.FromMilliseconds(received)
+            else:
+                doc.ingested_at.CopyFrom(now_timestamp())
+        if not doc.content_hash:
+            doc.content_hash = content_hash(doc)
+        if not doc.id:
+            doc.id = "sha256-" + doc.content_hash[:16]
+        return doc
+    except Exception as exc:  # a bug in intake: reported on this document alone
+        return Rejection("processing_error", f"intake: {type(exc).__name__}: {exc}"[:2000])
 
 
 def document_to_dict(message: Any) -> dict[str, Any]:

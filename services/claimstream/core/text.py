@@ -58,3 +58,18 @@ def dominant_script(text: str) -> str:
     if counts.get("Hira", 0) + counts.get("Kana", 0) > 0 and "Hani" in counts:
         return "Jpan"
     return counts.most_common(1)[0][0]
+
+
+# Characters that change what a terminal shows instead of showing themselves: C0 and C1 controls
+# (ESC starts colour and cursor sequences, 0x9B is a one-byte CSI), DEL, and the bidi embeddings,
+# overrides and isolates that reorder the rest of a line.
+_UNPRINTABLE = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in [*range(0x00, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+}
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on a terminal: control and bidi-override characters shown escaped
+    (`\\x1b`, `\\u202e`), everything else, every script included, unchanged."""
+    return text.translate(_UNPRINTABLE)

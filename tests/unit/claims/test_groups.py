@@ -191,3 +191,37 @@ def test_conflicts_of_a_large_group_are_judged_between_its_distinct_values() -> 
     assert group.conflict
     assert group.reason.count("ranges do not overlap") == 2 and "; and" not in group.reason
     assert "18,000 vs more than 35,000" in group.reason and "about 20,000 vs more than 35,000" in group.reason
+
+
+def test_whole_group_is_the_same_whatever_the_order_of_arrival() -> None:
+    """Text, subject and object too, not only the members: they come from the headline member
+    (an English one if any), never from whichever claim happened to arrive first."""
+    from claimstream.core.schema import EntityRef
+
+    def report(doc_id: str, lang: str, value: float, qualifier: str, name: str, text: str) -> Document:
+        claim = _claim(value, qualifier, value, value if qualifier == "exact" else None, lang)
+        claim.text = text
+        claim.subject.CopyFrom(EntityRef(id="country:KP", name=name))
+        return _doc(doc_id, f"src-{doc_id}", [claim])
+
+    docs = [
+        report("fa-1", "fa", 11000, "more_than", "کره شمالی", "کره شمالی بیش از ۱۱۰۰۰ نیرو اعزام کرد"),
+        report("ko-1", "ko", 10000, "approx", "북한", "북한은 약 1만 명을 파병했다"),
+        report("en-2", "en", 12000, "exact", "North Korea", "North Korea deployed 12,000 troops"),
+        report("en-1", "en", 10000, "approx", "North Korea", "North Korea deployed about 10,000 troops"),
+    ]
+    seen = set()
+    for order in itertools.permutations(docs):
+        store = ClaimGroups(tolerance=0.10)
+        for doc in order:
+            store.merge_document(doc)
+        group = store[KEY]
+        assert (group.text, group.subject.name) == ("North Korea deployed about 10,000 troops", "North Korea")
+        seen.add(_content_without_time(group))
+    assert len(seen) == 1
+    # Without an English report the least member (by document id) gives the headline, in any order.
+    for order in itertools.permutations(docs[:2]):
+        store = ClaimGroups(tolerance=0.10)
+        for doc in order:
+            store.merge_document(doc)
+        assert store[KEY].subject.name == "کره شمالی"
