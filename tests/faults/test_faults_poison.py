@@ -17,6 +17,8 @@ import pytest
 from claimstream.core.dlq import list_dlq
 from claimstream.core.kafka import make_producer
 
+from tests.fixtures.hostile import KINDS, hostile_text
+
 from .conftest import FaultPipeline, fault_services, make_documents, service_input_topic
 
 pytestmark = pytest.mark.faults
@@ -73,3 +75,20 @@ def test_poison_in_the_middle_of_a_batch_loses_no_good_document(faults: FaultPip
     big = letters[f"huge-{tag}".encode()]
     assert big.reason == "text_too_large" and big.stage == service
     assert big.truncated_from == len(huge_value) and huge_value.startswith(big.value) and big.value
+
+
+@pytest.mark.timeout(300)
+def test_hostile_texts_at_the_size_limit_hold_no_stage_for_long(faults: FaultPipeline) -> None:
+    """Valid documents at the pipeline's text limit built to make a stage's work explode go through
+    every stage, and the good documents sent after them arrive within the usual deadline."""
+    settings = faults.settings
+    tag = os.urandom(3).hex()
+    hostile = []
+    for n, kind in enumerate(KINDS):
+        body = {"id": f"hostile-{tag}-{n}", "text": hostile_text(kind, settings.max_text_chars)}
+        hostile.append((body["id"], json.dumps(body, ensure_ascii=False).encode(), None))
+    good = make_documents(20, "after-hostile")
+    send(faults, settings.topic_ingest, hostile + [(i, v, None) for i, v in good])
+    missing = faults.final.wait_for([i for i, _ in good] + [k for k, _, _ in hostile], 150)
+    assert not missing, f"not through the pipeline: {sorted(missing)}\n{faults.log_tails()}"
+    assert all(p.process.poll() is None for p in faults.pipeline.processes)

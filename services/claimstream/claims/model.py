@@ -28,12 +28,13 @@ when the ner stage could not link an entity):
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 import regex
@@ -100,6 +101,54 @@ def _locus(entities: list[Entity]) -> Entity | None:
     return None
 
 
+class _Spans:
+    """Mentions (anything with `start` and `end`) in text order, found per sentence by bisection:
+    a text with many sentences and many numbers must not compare each with each."""
+
+    def __init__(self, mentions: Sequence[Any]) -> None:
+        self.mentions = sorted(mentions, key=lambda m: m.start)
+        self._starts = [m.start for m in self.mentions]
+
+    def within(self, start: int, end: int) -> list[Any]:
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        return [m for m in self.mentions[lo:hi] if m.end <= end]
+
+
+class _TextFacts:
+    """One text of a document (source or translation) with its entities, indexed so that each
+    claim's lookups cost what its sentence costs, and document-wide facts computed once: a long
+    document with many claims must not rescan its whole text and entity list per claim."""
+
+    def __init__(self, text: str, title: str, entities: list[Entity]) -> None:
+        self.text, self.title, self.entities = text, title, entities
+        self._by_start = sorted(range(len(entities)), key=lambda i: entities[i].start)
+        self._starts = [entities[i].start for i in self._by_start]
+        self.event_kind: tuple[str, str] | None = None  # filled on first use by ClaimModel._event_kind
+
+    def within(self, start: int, end: int) -> list[Entity]:
+        """The entities inside [start, end), in the document's order."""
+        lo, hi = bisect.bisect_left(self._starts, start), bisect.bisect_left(self._starts, end)
+        return [self.entities[i] for i in sorted(self._by_start[lo:hi]) if self.entities[i].end <= end]
+
+    @cached_property
+    def locus(self) -> Entity | None:
+        return _locus(self.entities)
+
+    @cached_property
+    def linked_place(self) -> EntityRef | None:
+        """The document's most specific, most mentioned linked place (for sentences that name none)."""
+        counts = Counter(x.canonical_id for x in self.entities if x.label in _PLACE_LABELS and x.canonical_id)
+        linked = [x for x in self.entities if x.canonical_id in counts]
+        if linked:
+            return entity_ref(max(linked, key=lambda x: (_specificity(x), counts[x.canonical_id], -x.start)))
+        return None
+
+    @cached_property
+    def country(self) -> str:
+        countries = Counter(x.canonical_name for x in self.entities if x.canonical_id.startswith("country:"))
+        return countries.most_common(1)[0][0] if countries else ""
+
+
 @cache
 def _lexicon_languages() -> frozenset[str]:
     """Languages with a trigger for every event predicate."""
@@ -150,7 +199,7 @@ class ClaimModel:
     def predict(self, batch: Sequence[Document]) -> list[Document | Rejection]:
         """Fill `claims` of each document; a document that fails becomes a Rejection."""
         results: list[Document | Rejection] = []
-        pending: list[tuple[Document, list[_Candidate], str, list[Entity]]] = []
+        pending: list[tuple[Document, list[_Candidate], str, _TextFacts]] = []
         for doc in batch:
             try:
                 pending.extend(self._candidates(doc))
@@ -158,8 +207,15 @@ class ClaimModel:
             except Exception as exc:  # noqa: BLE001 — one bad document must not stop the batch
                 log.exception("claims: document %s failed", doc.id)
                 results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500]))
-        # One batched embedding call for every number no lexicon trigger claimed.
-        undecided = [c for _, cands, _, _ in pending for c in cands if not c.predicate]
+        # One batched embedding call for every number no lexicon trigger claimed, at most
+        # `claims_max_embedded` of each document: embedding is the costly step.
+        undecided: list[_Candidate] = []
+        budget: Counter[int] = Counter()
+        for owner, cands, _, _ in pending:
+            for c in cands:
+                if not c.predicate and budget[id(owner)] < self.settings.claims_max_embedded:
+                    budget[id(owner)] += 1
+                    undecided.append(c)
         if undecided and self.embedder is not None:
             for cand, (name, score) in zip(undecided, self.embedder.classify([c.context for c in undecided]),
                                            strict=True):
@@ -173,6 +229,7 @@ class ClaimModel:
                 continue
             source_claims: list[Claim] = []
             translated_claims: list[Claim] = []
+            cut = 0
             for owner, cands, text_kind, ents in pending:
                 if owner is not doc:
                     continue
@@ -180,27 +237,36 @@ class ClaimModel:
                 for c in cands:
                     if not c.predicate:
                         continue
+                    if len(target) >= self.settings.claims_max_per_document:
+                        cut += 1  # building a claim costs a few regex searches: bound it per text
+                        continue
                     claim = self._claim(doc, c, text_kind, ents)
                     if c.extra.get("statement") and not _names_who_or_where(claim):
                         continue  # "someone sent troops, officials said": nothing to check it against
                     target.append(claim)
             merged = _drop_redundant_statements(_merge_translation(source_claims, translated_claims))
+            limit = self.settings.claims_max_per_document
+            if cut or len(merged) > limit:
+                log.warning("claims: document %s has more than %d claims; keeping the first %d "
+                            "(claims_max_per_document)", doc.id, limit, limit)
+                merged = merged[:limit]
             _flag_contradictions(merged, self.settings.claims_conflict_tolerance)
             del doc.claims[:]
             doc.claims.extend(merged)
         return results
 
     # -- extraction -----------------------------------------------------------
-    def _candidates(self, doc: Document) -> list[tuple[Document, list[_Candidate], str, list[Entity]]]:
+    def _candidates(self, doc: Document) -> list[tuple[Document, list[_Candidate], str, _TextFacts]]:
         lang = doc.language.code or doc.lang_hint or "und"
         published = doc.published_at.ToDatetime(tzinfo=UTC) if doc.HasField("published_at") else None
         source_entities = [e for e in doc.entities if e.found_in != Entity.TRANSLATED_TEXT]
-        out = [(doc, self._text_candidates(doc.text, lang, published), "source", source_entities)]
+        out = [(doc, self._text_candidates(doc.text, lang, published), "source",
+                _TextFacts(doc.text, doc.title, source_entities))]
         if doc.translation.status == Translation.OK and doc.translation.text:
             target = doc.translation.target_language or "en"
             translated_entities = [e for e in doc.entities if e.found_in == Entity.TRANSLATED_TEXT]
             out.append((doc, self._text_candidates(doc.translation.text, target, published), "translation",
-                        translated_entities))
+                        _TextFacts(doc.translation.text, doc.translation.title, translated_entities)))
         return out
 
     def _text_candidates(self, text: str, lang: str, published: datetime | None) -> list[_Candidate]:
@@ -209,10 +275,9 @@ class ClaimModel:
         numbers = find_numbers(text, lang, exclude=date_spans)
         triggers = find_triggers(text)
         out: list[_Candidate] = []
+        spans = [_Spans(found) for found in (numbers, triggers, dates)]
         for s, e in split_sentences(text):
-            sent_numbers = [n for n in numbers if s <= n.start and n.end <= e]
-            sent_triggers = [t for t in triggers if s <= t.start and t.end <= e]
-            sent_dates = [d for d in dates if s <= d.start and d.end <= e]
+            sent_numbers, sent_triggers, sent_dates = (found.within(s, e) for found in spans)
             out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang))
         return out
 
@@ -273,8 +338,8 @@ class ClaimModel:
         return cands
 
     # -- normalization --------------------------------------------------------
-    def _claim(self, doc: Document, c: _Candidate, text_kind: str, entities: list[Entity]) -> Claim:
-        text = doc.text if text_kind == "source" else doc.translation.text
+    def _claim(self, doc: Document, c: _Candidate, text_kind: str, facts: _TextFacts) -> Claim:
+        text = facts.text
         lang = (doc.language.code or doc.lang_hint or "und") if text_kind == "source" else (
             doc.translation.target_language or "en")
         s, e = c.sent
@@ -290,7 +355,7 @@ class ClaimModel:
         else:  # found only in the translation: no span in the source text
             claim.start, claim.end = -1, -1
             claim.found_in = Entity.Field.TRANSLATED_TEXT
-        sent_entities = [x for x in entities if s <= x.start and x.end <= e]
+        sent_entities = facts.within(s, e)
         attribution = find_attribution(sentence, s, sent_entities)
         if attribution is not None:
             claim.attribution.CopyFrom(attribution.ref)
@@ -308,8 +373,7 @@ class ClaimModel:
             claim.time.CopyFrom(TimeSpan(start=first, end=last, precision=c.date.precision,
                                          surface=text[c.date.start:c.date.end]))
         attribution_span = (attribution.start, attribution.end) if attribution else (0, 0)
-        self._roles(claim, entry, text, c, sent_entities, entities, attribution_span,
-                    doc.title if text_kind == "source" else doc.translation.title)
+        self._roles(claim, entry, c, sent_entities, facts, attribution_span)
         # The year separates recurring events (the 2024 and 2025 monsoon floods); a finer period
         # would split one event's reports at a month boundary and hide the date conflicts we flag.
         if c.date is not None:
@@ -323,19 +387,19 @@ class ClaimModel:
         claim.text = _normalized_text(claim, entry)
         return claim
 
-    def _roles(self, claim: Claim, entry: dict[str, Any], text: str, c: _Candidate, sent_entities: list[Entity],
-               all_entities: list[Entity], attribution: tuple[int, int], doc_title: str) -> None:
+    def _roles(self, claim: Claim, entry: dict[str, Any], c: _Candidate, sent_entities: list[Entity],
+               facts: _TextFacts, attribution: tuple[int, int]) -> None:
+        text = facts.text
         outside = [x for x in sent_entities if not (x.start < attribution[1] and attribution[0] < x.end)]
-        place = self._place(sent_entities, all_entities)
+        place = self._place(sent_entities, facts)
         if place is not None:
             claim.place.CopyFrom(place)
         rule = entry["subject"]
         if rule == "event_place":
-            kind, name = self._event_kind(text[c.sent[0]:c.sent[1]], doc_title + "\n" + text)
-            locus = _locus(all_entities)
-            where_ref = entity_ref(locus) if locus is not None else claim.place
+            kind, name = self._event_kind(text[c.sent[0]:c.sent[1]], facts)
+            where_ref = entity_ref(facts.locus) if facts.locus is not None else claim.place
             where = where_ref.name
-            country = self._country_of(where_ref, sent_entities, all_entities)
+            country = self._country_of(where_ref, sent_entities, facts)
             label = f"{where} ({country})" if country and country != where else where
             if kind and label:
                 title = f"{name} in {label}"
@@ -364,32 +428,30 @@ class ClaimModel:
                 names = [refs[i].name for i in ids]
                 claim.subject.CopyFrom(EntityRef(id="+".join(ids), name=" and ".join(names)))
 
-    def _place(self, sent_entities: list[Entity], all_entities: list[Entity]) -> EntityRef | None:
+    def _place(self, sent_entities: list[Entity], facts: _TextFacts) -> EntityRef | None:
         places = [x for x in sent_entities if x.label in _PLACE_LABELS]
         if places:
             return entity_ref(max(places, key=lambda x: (_specificity(x), -x.start)))
-        counts = Counter(x.canonical_id for x in all_entities if x.label in _PLACE_LABELS and x.canonical_id)
-        linked = [x for x in all_entities if x.canonical_id in counts]
-        if linked:
-            return entity_ref(max(linked, key=lambda x: (_specificity(x), counts[x.canonical_id], -x.start)))
-        return None
+        return facts.linked_place
 
     @staticmethod
-    def _country_of(place: EntityRef | None, sent_entities: list[Entity], all_entities: list[Entity]) -> str:
+    def _country_of(place: EntityRef | None, sent_entities: list[Entity], facts: _TextFacts) -> str:
         if place is None or place.id.startswith("country:"):
             return ""
-        for pool in (sent_entities, all_entities):
-            countries = Counter(x.canonical_name for x in pool if x.canonical_id.startswith("country:"))
-            if countries:
-                return countries.most_common(1)[0][0]
-        return ""
+        countries = Counter(x.canonical_name for x in sent_entities if x.canonical_id.startswith("country:"))
+        return countries.most_common(1)[0][0] if countries else facts.country
 
-    def _event_kind(self, sentence: str, text: str) -> tuple[str, str]:
-        for scope in (sentence, text):
-            for kind, name, pattern in self._events:
-                if pattern.search(scope):
-                    return kind, name
-        return "", ""
+    def _event_kind(self, sentence: str, facts: _TextFacts) -> tuple[str, str]:
+        """The kind of event a sentence reports: from its own words, else from the document's
+        (title and text, searched once per document)."""
+        for kind, name, pattern in self._events:
+            if pattern.search(sentence):
+                return kind, name
+        if facts.event_kind is None:
+            scope = facts.title + "\n" + facts.text
+            facts.event_kind = next(((kind, name) for kind, name, pattern in self._events if pattern.search(scope)),
+                                    ("", ""))
+        return facts.event_kind
 
     def _is_object(self, text: str, ent: Entity) -> bool:
         before = regex.findall(r"[\p{L}\p{M}]+", text[max(0, ent.start - 12) : ent.start])

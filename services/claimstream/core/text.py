@@ -73,3 +73,21 @@ def printable(text: str) -> str:
     """`text` safe to print on a terminal: control and bidi-override characters shown escaped
     (`\\x1b`, `\\u202e`), everything else, every script included, unchanged."""
     return text.translate(_UNPRINTABLE)
+
+
+def chunk_spans(text: str, start: int, end: int, max_chars: int, breaks: str) -> list[tuple[int, int]]:
+    """`text[start:end]` cut into consecutive spans of at most `max_chars`: each cut falls after the
+    last of `breaks` in the second half of the limit, else after the last whitespace there, else
+    at the limit. The spans cover the range exactly, in order."""
+    out = []
+    while end - start > max_chars:
+        low, limit = start + max_chars // 2, start + max_chars
+        window = text[low:limit]
+        mark = max((window.rfind(c) for c in breaks), default=-1)
+        if mark < 0:
+            mark = max(window.rfind(c) for c in " \n\t\u00a0\u3000")
+        cut = low + mark + 1 if mark >= 0 else limit
+        out.append((start, cut))
+        start = cut
+    out.append((start, end))
+    return out

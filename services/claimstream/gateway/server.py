@@ -76,11 +76,9 @@ from claimstream.core.schema import (
     ClaimGroup,
     Document,
     Rejection,
-    content_hash,
+    admit,
     decode_document,
     encode_document,
-    now_timestamp,
-    validate_document,
 )
 from claimstream.core.settings import Settings, SettingsError
 from claimstream.v1 import gateway_pb2
@@ -260,26 +258,12 @@ class Gateway:
         return None
 
     def _admit(self, raw: bytes) -> Document | Rejection:
-        """A streamed document ready for the ingest topic, or why it is not."""
+        """A streamed document ready for the ingest topic, or why it is not (the intake every
+        entry point shares, after the gateway's own size check)."""
         problem = self._oversized(raw)
         if problem:
             return Rejection("text_too_large", problem)
-        doc = Document()
-        try:
-            doc.ParseFromString(raw)
-        except (DecodeError, ValueError, RuntimeWarning) as exc:
-            return Rejection("invalid_protobuf", str(exc)[:500] or "not a claimstream.v1.Document")
-        rejection = validate_document(doc, self.settings.max_text_chars)
-        if rejection is not None:
-            return rejection
-        if not doc.content_hash:
-            doc.content_hash = content_hash(doc)
-        if not doc.id:
-            # The same derived id as a JSON document without one gets (core.schema).
-            doc.id = "sha256-" + doc.content_hash[:16]
-        if not doc.HasField("ingested_at"):
-            doc.ingested_at.CopyFrom(now_timestamp())
-        return doc
+        return admit(raw, self.settings.max_text_chars)
 
     def producer(self) -> KafkaProducer:
         """The shared Kafka producer, connected on first use (Enrich and Watch work without it)."""
@@ -419,9 +403,9 @@ class Gateway:
     def _enrich(self, raw: bytes, context: grpc.ServicerContext, deadline: _Deadline) -> Document:
         doc = self._parse(raw, Document(), context)
         assert isinstance(doc, Document)
-        problem = validate_document(doc, self.settings.max_text_chars)
-        if problem is not None:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{problem.reason}: {problem.detail}")
+        admitted = admit(doc, self.settings.max_text_chars)
+        if isinstance(admitted, Rejection):
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{admitted.reason}: {admitted.detail}")
         try:
             pipeline = self.pipeline()
         except (ModelLoadError, ImportError) as exc:

@@ -33,11 +33,18 @@ from typing import Any
 from claimstream.core.model import ModelLoadError
 from claimstream.core.schema import Document, Entity, Rejection, Translation
 from claimstream.core.settings import Settings
+from claimstream.core.text import chunk_spans
 from claimstream.ner.gazetteer import Gazetteer, load_gazetteer
 from claimstream.ner.kb import KBEntity, KBError, kb_paths
 from claimstream.ner.onnx_tagger import OnnxTagger
 
 SPACY_CONFIDENCE = 0.8
+#: Longest text given to spaCy as one Doc (longer texts are chunked at sentence ends), and most
+#: characters in one `nlp.pipe` call: together they bound spaCy's memory (measured: 1,000,000
+#: characters whole took 4 GB; in 5,000-character chunks, 40,000 a call, under 0.5 GB).
+SPACY_CHUNK_CHARS = 5_000
+SPACY_BATCH_CHARS = 40_000
+_SENTENCE_BREAKS = ".!?\n।؟۔。"
 GAZETTEER_EXACT_CONFIDENCE = 0.9
 GAZETTEER_VARIANT_CONFIDENCE = 0.75
 # Recognizer labels replaced by the KB's label when linked (the KB knows a country is a GPE).
@@ -167,25 +174,40 @@ class EntityModel:
 
     def _run_spacy(self, batch: Sequence[Document], live: list[int],
                    candidates: dict[tuple[int, int], list[_Candidate]], results: list[Document | Rejection]) -> None:
-        jobs = [(i, field, text) for i in live for field, text in _english_texts(batch[i])]
-        if not jobs:
-            return
+        # spaCy's memory grows with the text it holds at once (a 1,000,000-character text took 4 GB
+        # whole): long texts go in chunks cut at sentence ends, and each `pipe` call gets at most
+        # SPACY_BATCH_CHARS of text, so memory per batch is bounded whatever the documents.
+        jobs = [(i, field, offset, text[offset:end]) for i in live for field, text in _english_texts(batch[i])
+                for offset, end in chunk_spans(text, 0, len(text), SPACY_CHUNK_CHARS, _SENTENCE_BREAKS)]
+        group: list[tuple[int, int, int, str]] = []
+        size = 0
+        for job in jobs:
+            if group and (size + len(job[3]) > SPACY_BATCH_CHARS or len(group) >= self.spacy_batch_size):
+                self._spacy_group(group, candidates, results)
+                group, size = [], 0
+            group.append(job)
+            size += len(job[3])
+        if group:
+            self._spacy_group(group, candidates, results)
+
+    def _spacy_group(self, jobs: list[tuple[int, int, int, str]],
+                     candidates: dict[tuple[int, int], list[_Candidate]], results: list[Document | Rejection]) -> None:
         try:
-            parsed = list(self.nlp.pipe([text for _, _, text in jobs], batch_size=self.spacy_batch_size))
+            parsed = list(self.nlp.pipe([text for _, _, _, text in jobs], batch_size=len(jobs)))
         except Exception:  # noqa: BLE001 - find the document that breaks the batch, reject only it
             parsed = []
-            for i, _field, text in jobs:
+            for i, _field, _offset, text in jobs:
                 try:
                     parsed.append(self.nlp(text))
                 except Exception as exc:  # noqa: BLE001
                     results[i] = Rejection("processing_error", f"ner/spacy: {type(exc).__name__}: {exc}"[:500])
                     parsed.append(None)
-        for (i, field, _text), sdoc in zip(jobs, parsed, strict=True):
+        for (i, field, offset, _text), sdoc in zip(jobs, parsed, strict=True):
             if sdoc is None:
                 continue
             for ent in sdoc.ents:
                 candidates[(i, field)].append(
-                    _Candidate(ent.start_char, ent.end_char, ent.label_, SPACY_CONFIDENCE, "spacy")
+                    _Candidate(offset + ent.start_char, offset + ent.end_char, ent.label_, SPACY_CONFIDENCE, "spacy")
                 )
 
     def _run_onnx(self, batch: Sequence[Document], live: list[int],
@@ -207,15 +229,17 @@ class EntityModel:
         """Non-overlapping entities: longest first, then linked ones, then the most confident."""
         found.sort(key=lambda c: (-(c.end - c.start), c.entity is None, -c.confidence))
         taken: list[_Candidate] = []
+        by_span: dict[tuple[int, int], _Candidate] = {}
+        covered = bytearray(len(text) + 1)  # characters inside a taken entity: linear, not pairwise
         for cand in found:
-            overlapping = [t for t in taken if cand.start < t.end and t.start < cand.end]
-            if overlapping:
-                same = overlapping[0]
-                if len(overlapping) == 1 and (same.start, same.end) == (cand.start, cand.end):
-                    # two recognizers agree on the span: say so, keep the better confidence
-                    names = set(same.recognizer.split("+")) | {cand.recognizer}
-                    same.recognizer = "+".join(sorted(names))
-                    same.confidence = max(same.confidence, cand.confidence)
+            same = by_span.get((cand.start, cand.end))
+            if same is not None:
+                # two recognizers agree on the span: say so, keep the better confidence
+                names = set(same.recognizer.split("+")) | {cand.recognizer}
+                same.recognizer = "+".join(sorted(names))
+                same.confidence = max(same.confidence, cand.confidence)
+                continue
+            if any(covered[cand.start:cand.end]):
                 continue
             if cand.entity is None:
                 entity = self.gazetteer.link(text[cand.start:cand.end], cand.label)
@@ -224,6 +248,8 @@ class EntityModel:
                     if cand.label in _GENERIC_LABELS:
                         cand.label = entity.label
             taken.append(cand)
+            by_span[(cand.start, cand.end)] = cand
+            covered[cand.start:cand.end] = b"\x01" * (cand.end - cand.start)
         taken.sort(key=lambda c: c.start)
         return taken
 
