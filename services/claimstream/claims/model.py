@@ -171,9 +171,10 @@ class ClaimModel:
     def __init__(self, settings: Settings, embedder: PredicateEmbedder | None = None) -> None:
         self.settings = settings
         self.threshold = settings.claims_predicate_threshold
-        self.embedder = embedder if embedder is not None else PredicateEmbedder(settings.inference_threads)
+        self.embedder = embedder if embedder is not None else PredicateEmbedder(settings.inference_threads,
+                                                                                  settings.provider)
         self.model_name = "lexicon+multilingual-e5-small-q4"
-        self.provider = "cpu"
+        self.provider = str(getattr(self.embedder, "provider", "cpu"))
         data = load_lexicon("predicates")
         self._events = [
             (kind, entry["name"], regex.compile(
