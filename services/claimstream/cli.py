@@ -331,6 +331,22 @@ def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_build_models(args: argparse.Namespace, settings: Settings) -> int:
+    """Build the ONNX graphs the stages load from the bundled weights (cached by content hash)."""
+    from claimstream.core.model import ModelLoadError
+    from claimstream.encoder.build import build
+    from claimstream.ner.transformer import build_tagger
+
+    try:
+        encoder = build(out=args.out)
+        print(f"encoder     {encoder.directory}", file=sys.stderr)
+        graph, config, _ = build_tagger(cache_dir=args.out)
+        print(f"ner tagger  {graph} (top {config['top_layers']} layers fine-tuned)", file=sys.stderr)
+    except ModelLoadError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from claimstream.translate.export import ExportError, export_model
@@ -466,6 +482,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conflicts-only", action="store_true", help="only groups whose values disagree")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.add_argument("--timeout", type=float, default=3.0, help="stop reading after S seconds without a message")
+    p = command("build-models", cmd_build_models,
+                "Build the e5 encoder and the NER tagger as ONNX from the bundled weights (`make install` runs it; "
+                "the stages also build on first load).")
+    p.add_argument("--out", default=None, help="cache directory (default: $CLAIMSTREAM_ENCODER_CACHE, "
+                   "else ~/.cache/claimstream/encoder)")
     p = command("export-model", cmd_export_model,
                 "Convert a Hugging Face translation checkpoint (Marian, M2M100, NLLB) into the ONNX layout "
                 "the translate service loads.")
