@@ -103,12 +103,33 @@ def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.kafka import ensure_topics
+    """`topics create`: create what is missing; both actions then print what the cluster has."""
+    from claimstream.core.kafka import describe_topics, ensure_topics
 
-    created = ensure_topics(settings)
-    for name in settings.all_topics():
-        print(f"{name}\t{'created' if name in created else 'exists'}")
-    return 0
+    created = ensure_topics(settings, create=True) if args.action == "create" else []
+    states = describe_topics(settings)
+    missing = differing = 0
+    for state in states:
+        status = "created" if state.name in created else "exists" if state.exists else "MISSING"
+        if not state.exists:
+            missing += 1
+            print(f"{state.name}\t{status}")
+            continue
+        differs = state.differences()
+        differing += bool(differs)
+        configs = " ".join(
+            f"{key}={state.configs.get(key, '(not reported)')}"
+            + (f" (want {differs[key][1]})" if key in differs else "")
+            for key in state.wanted
+        )
+        print(f"{state.name}\t{status}\tpartitions={state.partitions} replication={state.replication}\t{configs}")
+    if missing or differing:
+        print(f"claimstream: {missing} topic(s) missing, {differing} configured differently from the settings "
+              "(see `(want ...)`; `topics create` leaves existing topics as they are: change one with your "
+              "cluster's tools, e.g. kafka-configs.sh --alter)", file=sys.stderr)
+    # create: only a topic still missing is a failure (so a deployment's topic job does not block on an
+    # old topic's configuration); describe: any difference is, so it can be scripted as a check.
+    return EXIT_REJECTED if missing or (differing and args.action == "describe") else 0
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,7 +138,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     broker = None
     if not settings.bootstrap:
         broker = EmbeddedBroker(port=settings.broker_port).start()
-        settings = settings.replace(bootstrap=broker.bootstrap)
+        settings = settings.on_embedded_broker(broker.bootstrap)
         print(f"embedded broker (memory-only) on {broker.bootstrap}", file=sys.stderr)
     try:
         if args.service == "gateway":
@@ -496,8 +517,11 @@ def build_parser() -> argparse.ArgumentParser:
     from claimstream.core.dlq import add_dlq_command
 
     add_dlq_command(sub, [settings_flags])
-    p = command("topics", cmd_topics, "Create the pipeline's topics (DLQs included) on the broker.")
-    p.add_argument("action", choices=["create"])
+    p = command("topics", cmd_topics,
+                "Create the pipeline's topics (DLQs included; claims.groups compacted), or describe what the "
+                "cluster has: partitions, replication and configuration (describe: exit status 1 if a topic is "
+                "missing or configured differently).")
+    p.add_argument("action", choices=["create", "describe"])
     p = command("settings", cmd_settings, "Print the effective settings (or the README table with --markdown).")
     p.add_argument("--markdown", action="store_true")
     p = command("demo", cmd_demo, "The whole pipeline on the embedded broker over sample documents, then exit.")
@@ -524,13 +548,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
     from claimstream.core.broker import BrokerError
     from claimstream.core.inputs import InputError
-    from claimstream.core.kafka import BrokerUnavailable
+    from claimstream.core.kafka import BrokerUnavailable, TopicsMissing
     from claimstream.core.launcher import LaunchError
     from claimstream.core.model import ModelLoadError
 
     try:
         return int(args.func(args, settings))
-    except (CliError, InputError, BrokerUnavailable, BrokerError, ModelLoadError, LaunchError, SettingsError) as exc:
+    except (CliError, InputError, BrokerUnavailable, TopicsMissing, BrokerError, ModelLoadError, LaunchError,
+            SettingsError) as exc:
         print(printable(f"claimstream: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -36,7 +36,7 @@ def settings() -> Iterator[Settings]:
     with EmbeddedBroker(port=0) as broker:
         settings = Settings(bootstrap=broker.bootstrap, grpc_port=0, max_text_chars=2000,
                             grpc_max_message_bytes=LIMIT, partitions=2)
-        ensure_topics(settings)
+        ensure_topics(settings, create=True)
         yield settings
 
 

@@ -114,7 +114,7 @@ def test_every_kafka_client_speaks_tls(tls_broker, tmp_path):
         tmp_path, bootstrap=bootstrap, kafka_security_protocol="SSL", kafka_ssl_cafile=str(cert),
         kafka_sasl_password="never-printed",
     )
-    ensure_topics(settings)  # kafka-python admin over TLS
+    ensure_topics(settings, create=True)  # kafka-python admin over TLS
     with LocalPipeline(settings, ["langid"], log_dir=tmp_path / "logs", ports={"langid": free_port()}):
         producer = make_producer(settings)  # kafka-python producer over TLS
         producer.send(settings.topic_ingest, key=b"tls-1", value=json.dumps({"id": "tls-1", "text": "Bonjour à tous, "

@@ -10,6 +10,7 @@ import logging
 import socket
 import ssl
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
@@ -121,18 +122,72 @@ def make_admin(settings: Settings) -> KafkaAdminClient:
         raise _unavailable(settings) from None
 
 
-def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> list[str]:
-    """Create the pipeline's topics (DLQs included) that do not exist yet; return the ones created."""
+class TopicsMissing(RuntimeError):
+    """Topics the pipeline needs do not exist, and this client may not create them (`create_topics`)."""
+
+
+def topic_configs(settings: Settings, name: str) -> dict[str, str]:
+    """The configuration the pipeline creates topic `name` with.
+
+    `claims.groups` is the claim-group store's changelog: a worker rebuilds its groups by
+    reading it to the end, so it is compacted (the latest group of every key is kept for
+    ever) rather than deleted by age. Every other topic is an event stream kept for
+    `retention_ms`. Every topic accepts messages up to `max_message_bytes` (Kafka's own
+    default is about 1 MB).
+    """
+    configs = {"max.message.bytes": str(settings.max_message_bytes)}
+    if name == settings.topic_groups:
+        return {
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": str(settings.groups_min_compaction_lag_ms),
+            "segment.ms": str(settings.groups_segment_ms),
+            **configs,
+        }
+    return {"cleanup.policy": "delete", "retention.ms": str(settings.retention_ms), **configs}
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """What the cluster has for one of the pipeline's topics (`partitions` is 0 when it does not exist)."""
+
+    name: str
+    partitions: int
+    replication: int
+    configs: dict[str, str]  # the cluster's values of the keys the pipeline sets
+    wanted: dict[str, str]  # what the pipeline creates it with
+
+    @property
+    def exists(self) -> bool:
+        return self.partitions > 0
+
+    def differences(self) -> dict[str, tuple[str | None, str]]:
+        """Keys whose value on the cluster is not what the pipeline wants: key -> (cluster's, wanted)."""
+        return {k: (self.configs.get(k), v) for k, v in self.wanted.items() if self.configs.get(k) != v}
+
+
+def ensure_topics(
+    settings: Settings, topics: Iterable[str] | None = None, create: bool | None = None
+) -> list[str]:
+    """Create the pipeline's topics (DLQs included) that do not exist yet; return the ones created.
+
+    `create` None follows `settings.creates_topics()` (CLAIMSTREAM_CREATE_TOPICS). A client
+    that may not create them raises TopicsMissing naming every missing topic.
+    """
     wanted = list(dict.fromkeys(topics if topics is not None else settings.all_topics()))
     admin = make_admin(settings)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in wanted if t not in existing]
+        if missing and not (settings.creates_topics() if create is None else create):
+            raise TopicsMissing(
+                f"{len(missing)} topic(s) missing on {settings.bootstrap_servers()}: {', '.join(missing)}. "
+                "Create them with `claimstream topics create` (partitions, compaction and retention from the "
+                "settings), or set CLAIMSTREAM_CREATE_TOPICS=true to let this client create them."
+            )
         created: list[str] = []
         for name in missing:
             topic = NewTopic(
-                name, settings.partitions, settings.replication_factor,
-                topic_configs={"retention.ms": str(settings.retention_ms)},
+                name, settings.partitions, settings.replication_factor, topic_configs=topic_configs(settings, name),
             )
             try:
                 admin.create_topics([topic])
@@ -146,3 +201,36 @@ def ensure_topics(settings: Settings, topics: Iterable[str] | None = None) -> li
         return created
     finally:
         admin.close()
+
+
+def describe_topics(settings: Settings, topics: Iterable[str] | None = None) -> list[TopicState]:
+    """Partitions, replication and the configuration the cluster reports for the pipeline's topics."""
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    wanted = list(dict.fromkeys(topics if topics is not None else settings.all_topics()))
+    admin = make_admin(settings)
+    try:
+        existing = [t for t in wanted if t in set(admin.list_topics())]
+        layout: dict[str, tuple[int, int]] = {}
+        configs: dict[str, dict[str, Any]] = {}
+        if existing:
+            for info in admin.describe_topics(existing):
+                partitions = info.get("partitions") or []
+                replicas = len(partitions[0].get("replica_nodes") or []) if partitions else 0
+                layout[info["name"]] = (len(partitions), replicas)
+            # "all", not kafka-python's default "modified": some brokers (Tansu) report a topic's own
+            # configuration with the source DEFAULT_CONFIG, which "modified" leaves out.
+            described = admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, t) for t in existing], config_filter="all"
+            )
+            configs = described.get("topic", {})
+    finally:
+        admin.close()
+    states = []
+    for name in wanted:
+        want = topic_configs(settings, name)
+        have = configs.get(name, {})
+        values = {k: str(have[k]["value"]) for k in want if k in have and have[k].get("value") is not None}
+        partitions, replicas = layout.get(name, (0, 0))
+        states.append(TopicState(name, partitions, replicas, values, want))
+    return states

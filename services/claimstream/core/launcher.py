@@ -138,7 +138,8 @@ class LocalPipeline:
             self.broker = EmbeddedBroker(port=self.settings.broker_port).start()
             if guardian and self.broker.process:
                 guardian.watch(self.broker.process.pid, STAGE_BROKER)
-        ensure_topics(self.settings.replace(bootstrap=self.bootstrap))
+        live = self.settings.on_embedded_broker(self.bootstrap) if self.broker else self.settings
+        ensure_topics(live)  # on an external cluster only where CLAIMSTREAM_CREATE_TOPICS allows
         for service in self.services:
             self.start_service(service)
             for _ in range(self.replicas - 1):

@@ -55,7 +55,23 @@ class Settings:
     dlq_suffix: str = _setting(".dlq", "Dead-letter topic of a stage = its input topic + this suffix.", "broker")
     partitions: int = _setting(4, "Partitions of every topic the pipeline creates.", "broker")
     replication_factor: int = _setting(1, "Replication factor of created topics.", "broker")
-    retention_ms: int = _setting(7 * 24 * 3600 * 1000, "Retention of created topics (ms).", "broker")
+    retention_ms: int = _setting(
+        7 * 24 * 3600 * 1000, "Retention of the event topics the pipeline creates (ms); `claims.groups` is "
+        "compacted instead.", "broker"
+    )
+    groups_min_compaction_lag_ms: int = _setting(
+        3600 * 1000, "`claims.groups` (compacted): how long a group update stays readable before compaction may "
+        "drop it for a newer one of the same key (ms).", "broker"
+    )
+    groups_segment_ms: int = _setting(
+        24 * 3600 * 1000, "`claims.groups`: roll a log segment after this long (ms); compaction only cleans rolled "
+        "segments, so this bounds how long superseded updates are kept.", "broker"
+    )
+    create_topics: str = _setting(
+        "auto", "Whether clients (ingest, the workers, `up`) create topics that are missing: auto = only on the "
+        "embedded broker; against an external cluster they stop with an error naming the missing topics "
+        "(create them with `claimstream topics create`).", "broker", ("auto", "true", "false"),
+    )
     group_prefix: str = _setting("claimstream", "Consumer group of a service = `<group_prefix>-<service>`.", "broker")
 
     # --- stage runtime ----------------------------------------------------
@@ -186,6 +202,15 @@ class Settings:
     def bootstrap_servers(self) -> str:
         """The broker clients connect to: `bootstrap`, else the embedded broker's address."""
         return self.bootstrap or f"127.0.0.1:{self.broker_port}"
+
+    def creates_topics(self) -> bool:
+        """Whether clients may create missing topics (`create_topics`; auto: only on the embedded broker)."""
+        return self.create_topics == "true" or (self.create_topics == "auto" and not self.bootstrap)
+
+    def on_embedded_broker(self, bootstrap: str) -> Settings:
+        """These settings pointed at an embedded broker just started at `bootstrap` (auto creates topics there)."""
+        create = "true" if self.create_topics == "auto" else self.create_topics
+        return self.replace(bootstrap=bootstrap, create_topics=create)
 
     def dlq_topic(self, input_topic: str) -> str:
         return input_topic + self.dlq_suffix
