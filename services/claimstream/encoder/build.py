@@ -331,9 +331,21 @@ def _stack(matrices: Sequence[Q4Matrix]) -> Q4Matrix:
     return Q4Matrix(np.concatenate([m.scales for m in matrices]), np.concatenate([m.packed for m in matrices]))
 
 
-def encoder_graph(weights: E5Weights, fmt: str = DEFAULT_FORMAT) -> Any:
-    """The encoder as an onnx.ModelProto (see the module docstring for inputs, outputs and formats)."""
+def hidden_after(layers: int) -> str:
+    """Name of the one output of `encoder_graph(..., stop_after=layers)`: the hidden state after that many layers."""
+    return f"hidden_after_layer_{layers}"
+
+
+def encoder_graph(weights: E5Weights, fmt: str = DEFAULT_FORMAT, stop_after: int | None = None) -> Any:
+    """The encoder as an onnx.ModelProto (see the module docstring for inputs, outputs and formats).
+
+    `stop_after=n` (1..layers-1) builds only the embeddings and the bottom n layers, with one
+    output `hidden_after(n)` [batch, tokens, 384] (for heads that fine-tune the top layers).
+    The default graph (`build`, its cache) is unaffected.
+    """
     _check_format(fmt)
+    if stop_after is not None and not 0 < stop_after < weights.config.layers:
+        raise ValueError(f"stop_after must be in 1..{weights.config.layers - 1}, not {stop_after}")
     from onnx import TensorProto, helper
 
     c: Config = weights.config
@@ -379,7 +391,7 @@ def encoder_graph(weights: E5Weights, fmt: str = DEFAULT_FORMAT) -> Any:
     mask = g.op("Cast", ["attention_mask"], to=TensorProto.INT32)
 
     layer_outputs = []
-    for i in range(c.layers):
+    for i in range(c.layers if stop_after is None else stop_after):
         p = f"l{i}"
         qkv = linear(x, f"{p}.qkv", _stack([m[f"{p}.q.w"], m[f"{p}.k.w"], m[f"{p}.v.w"]]),
                      np.concatenate([v[f"{p}.q.b"], v[f"{p}.k.b"], v[f"{p}.v.b"]]))
@@ -390,19 +402,25 @@ def encoder_graph(weights: E5Weights, fmt: str = DEFAULT_FORMAT) -> Any:
         mid = g.op("BiasGelu", [linear(x, f"{p}.fi", m[f"{p}.fi.w"], None), g.const(f"{p}.fi.bias", v[f"{p}.fi.b"])],
                    domain=ms)
         out = linear(mid, f"{p}.fo", m[f"{p}.fo.w"], v[f"{p}.fo.b"])
-        x = norm(g.op("Add", [out, x]), f"{p}.oln", OUTPUTS[0] if i == c.layers - 1 else None)
+        last = OUTPUTS[0] if stop_after is None else hidden_after(stop_after)
+        x = norm(g.op("Add", [out, x]), f"{p}.oln", last if i == (stop_after or c.layers) - 1 else None)
         layer_outputs.append(x)
-    stacked = [g.op("Unsqueeze", [h, g.const(f"unsqueeze_axis_{j}", np.array([2], dtype=np.int64))])
-               for j, h in enumerate(layer_outputs[-4:])]
-    g.op("Concat", stacked, [OUTPUTS[1]], axis=2)
-
     tokens = ["batch", "tokens"]
+    if stop_after is None:
+        stacked = [g.op("Unsqueeze", [h, g.const(f"unsqueeze_axis_{j}", np.array([2], dtype=np.int64))])
+                   for j, h in enumerate(layer_outputs[-4:])]
+        g.op("Concat", stacked, [OUTPUTS[1]], axis=2)
+        name = "multilingual-e5-small"
+        outputs = [helper.make_tensor_value_info(OUTPUTS[0], TensorProto.FLOAT, [*tokens, c.hidden]),
+                   helper.make_tensor_value_info(OUTPUTS[1], TensorProto.FLOAT, [*tokens, 4, c.hidden])]
+    else:
+        name = f"multilingual-e5-small-bottom{stop_after}"
+        outputs = [helper.make_tensor_value_info(last, TensorProto.FLOAT, [*tokens, c.hidden])]
     graph = helper.make_graph(
-        g.nodes, "multilingual-e5-small",
+        g.nodes, name,
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, tokens),
          helper.make_tensor_value_info("attention_mask", TensorProto.INT64, tokens)],
-        [helper.make_tensor_value_info(OUTPUTS[0], TensorProto.FLOAT, [*tokens, c.hidden]),
-         helper.make_tensor_value_info(OUTPUTS[1], TensorProto.FLOAT, [*tokens, 4, c.hidden])],
+        outputs,
         g.initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(ms, 1)],

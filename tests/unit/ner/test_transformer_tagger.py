@@ -1,0 +1,142 @@
+"""The shipped e5 NER head (claimstream.ner.transformer) on fresh sentences, corrupt heads, long texts, the graph cache.
+
+The tagger is built once for this module into a temporary cache. The sentences below were
+written for this test (not taken from the training or dev data); each case lists only
+entities the shipped head finds, so a retrained head that loses one is noticed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from claimstream.core.model import ModelLoadError
+from claimstream.ner.transformer import (
+    CONFIG_FILE,
+    HEAD_DIR,
+    HEAD_FILE,
+    STRIDE,
+    WINDOW,
+    HeadError,
+    TransformerTagger,
+    best_window,
+    read_head,
+    window_starts,
+)
+
+# (language, text, [(surface, label), ...] that must be among the spans found)
+CASES = [
+    ("en", "Barack Obama met Angela Merkel in Berlin on Tuesday.", []),
+    ("en", "Microsoft opened a new office in India last year.", [("Microsoft", "ORG"), ("India", "LOC")]),
+    ("hi", "नरेंद्र मोदी ने दिल्ली में भाषण दिया।", [("नरेंद्र मोदी", "PER"), ("दिल्ली", "LOC")]),
+    ("hi", "भारत और पाकिस्तान के बीच बातचीत हुई।", [("भारत", "LOC"), ("पाकिस्तान", "LOC")]),
+    ("fa", "حسن روحانی دیروز به تهران بازگشت.", [("تهران", "LOC")]),
+    ("fa", "ایران و فرانسه یک قرارداد امضا کردند.", [("ایران", "LOC"), ("فرانسه", "LOC")]),
+    ("ar", "التقى الرئيس عبد الفتاح السيسي بوفد من الأمم المتحدة في القاهرة.",
+     [("الأمم المتحدة", "ORG"), ("القاهرة", "LOC")]),
+    ("ar", "وصل محمد إلى مصر صباح اليوم.", [("مصر", "LOC")]),
+    ("ru", "Владимир Путин прилетел в Москву.", [("Москву", "LOC")]),
+    ("ru", "Компания Газпром подписала контракт с Китаем.", [("Газпром", "ORG")]),
+    ("ur", "عمران خان نے لاہور میں جلسہ کیا۔", [("عمران خان", "PER")]),
+    ("ur", "پاکستان اور چین نے ایک معاہدہ کیا۔", [("پاکستان", "LOC"), ("چین", "LOC")]),
+    ("uk", "Володимир Зеленський відвідав Київ.", [("Київ", "LOC")]),
+    ("uk", "Україна і Польща підписали угоду.", [("Україна", "LOC"), ("Польща", "LOC")]),
+    ("ko", "문재인 대통령이 서울에서 연설했다.", [("서울", "LOC")]),
+    ("ko", "삼성전자는 미국에 공장을 지었다.", []),
+    ("zh", "习近平访问了北京大学。", []),
+    ("zh", "中国和日本举行了会谈。", [("中国", "LOC"), ("日本", "LOC")]),
+]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ner-transformer-cache")
+
+
+@pytest.fixture(scope="module")
+def tagger(cache: Path) -> TransformerTagger:
+    return TransformerTagger(cache_dir=cache, threads=2)
+
+
+def _found(tagger: TransformerTagger, text: str) -> set[tuple[str, str]]:
+    return {(text[s.start: s.end], s.label) for s in tagger.tag([text])[0]}
+
+
+def test_shipped_head_files_are_small_and_complete() -> None:
+    config, arrays, _ = read_head()
+    assert 1 <= config["top_layers"] <= 4
+    assert config["bottom_layers"] + config["top_layers"] == 12
+    assert sum(p.stat().st_size for p in HEAD_DIR.iterdir() if p.is_file()) < 20e6
+
+
+@pytest.mark.parametrize(("lang", "text", "expected"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_tags_people_organisations_places(tagger: TransformerTagger, lang: str, text: str,
+                                          expected: list[tuple[str, str]]) -> None:
+    found = _found(tagger, text)
+    for entity in expected:
+        assert entity in found, f"{lang}: {entity} not in {found}"
+
+
+def test_spans_are_valid_and_confident(tagger: TransformerTagger) -> None:
+    texts = [text for _, text, _ in CASES] + ["", "   ", "no entities here at all"]
+    for text, spans in zip(texts, tagger.tag(texts), strict=True):
+        for span in spans:
+            assert 0 <= span.start < span.end <= len(text)
+            assert text[span.start: span.end] == text[span.start: span.end].strip()
+            assert span.label in ("PER", "ORG", "LOC")
+            assert 0.0 < span.confidence <= 1.0
+    assert tagger.tag([]) == []
+
+
+COUNTRIES = ["India", "France", "Brazil", "Japan", "Kenya", "Canada", "Mexico", "Egypt", "Spain", "Germany", "Italy",
+             "China", "Russia", "Turkey", "Norway", "Poland", "Chile", "Peru", "Iran", "Nigeria"]
+
+
+def test_long_text_is_windowed_with_valid_offsets_on_both_sides_of_an_edge(tagger: TransformerTagger) -> None:
+    verbs = ("opened a new office in", "signed a trade deal with", "sent a delegation to")
+    sentences = [f"The minister {verb} {country} last year." for verb in verbs for country in COUNTRIES]
+    text = " ".join(sentences)
+    tokens = tagger._encoder.tokenize([text])[0]  # noqa: SLF001 - the token count decides the windows
+    assert len(tokens.ids) > WINDOW
+    spans = tagger.tag([text])[0]
+    assert all(0 <= s.start < s.end <= len(text) for s in spans)
+    places = [s for s in spans if s.label == "LOC"]
+    assert all(text[s.start: s.end] in COUNTRIES for s in places)
+    assert len(places) >= len(sentences) // 2
+    edge = int(tokens.offsets[WINDOW][0])  # where the first window would end without overlap
+    assert any(s.end < edge for s in places) and any(s.start > edge for s in places)
+
+
+def test_window_plan_covers_every_token_away_from_edges() -> None:
+    starts = window_starts(1200, WINDOW, STRIDE)
+    assert starts[0] == 0 and starts[-1] == 1200 - WINDOW
+    choice = best_window(1200, starts, WINDOW)
+    for t, w in enumerate(choice.tolist()):
+        assert starts[w] <= t < starts[w] + WINDOW
+        if WINDOW // 4 < t < 1200 - WINDOW // 4:  # not at the text's own ends
+            assert min(t - starts[w], starts[w] + WINDOW - 1 - t) >= (WINDOW - STRIDE) // 2 - 1
+    assert window_starts(WINDOW) == [0]
+
+
+def test_graph_is_cached(tagger: TransformerTagger, cache: Path) -> None:
+    assert tagger.built
+    stamp = tagger.graph.stat().st_mtime_ns
+    again = TransformerTagger(cache_dir=cache, threads=1)
+    assert not again.built and again.graph == tagger.graph
+    assert tagger.graph.stat().st_mtime_ns == stamp
+    again.close()
+
+
+@pytest.mark.parametrize("broken", ["missing-npz", "missing-json", "garbage-npz", "garbage-json"])
+def test_missing_or_corrupt_head_names_the_file(tmp_path: Path, cache: Path, broken: str) -> None:
+    head = tmp_path / "head"
+    shutil.copytree(HEAD_DIR, head)
+    name = HEAD_FILE if broken.endswith("npz") else CONFIG_FILE
+    if broken.startswith("missing"):
+        (head / name).unlink()
+    else:
+        (head / name).write_bytes(b"\x00not a head\xff" * 10)
+    with pytest.raises(HeadError, match=name) as err:
+        TransformerTagger(head, cache_dir=cache)
+    assert isinstance(err.value, ModelLoadError)
