@@ -61,7 +61,7 @@ def test_describe_flags_a_group_store_that_is_not_compacted_and_missing_topics(b
     assert "partitions=2" in lines["claims.groups"]
     assert "cleanup.policy=delete (want compact)" in lines["claims.groups"]
     assert lines["docs.ingest"] == "docs.ingest\tMISSING"
-    assert "11 topic(s) missing, 1 configured differently" in described.stderr
+    assert "12 topic(s) missing, 1 configured differently" in described.stderr
 
 
 def test_clients_create_topics_on_the_embedded_broker_only_unless_told(broker, tmp_path):

@@ -7,14 +7,17 @@ import argparse
 import io
 import json
 import os
+import signal
 import time
-from contextlib import redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 from claimstream.core.deadletters import dlq_headers
 from claimstream.core.dlq import add_dlq_command, list_dlq, replay_dlq
 from claimstream.core.kafka import make_producer
 from claimstream.core.schema import REASONS, Document, encode_document
+
+from tests.conftest import collect
 
 from .conftest import FaultPipeline, make_documents, produce
 
@@ -72,7 +75,7 @@ def test_bad_messages_land_in_the_dlq_with_reasons_and_replay_sends_them_back(fa
     assert all(p.process.poll() is None for p in faults.pipeline.processes)
 
     # Replaying a message that still fails lands it in the DLQ again: nothing is lost either way.
-    sent = replay_dlq(faults.settings, reasons=["missing_text"])
+    sent = replay_dlq(faults.settings, reasons=["missing_text"]).sent
     assert sent >= 1
     missing_text = {k for k, (_, reason) in keyed.items() if reason == "missing_text"}
     again = wait_for_letters(faults, missing_text, times=2)
@@ -91,7 +94,7 @@ def test_replay_after_a_fix_delivers_the_document(faults: FaultPipeline) -> None
     producer.send(dlq_topic, key=doc.id.encode(), value=encode_document(doc, "protobuf"), headers=headers).get(30)
     producer.close()
 
-    assert replay_dlq(settings, topics=[dlq_topic], reasons=["processing_error"]) >= 1
+    assert replay_dlq(settings, topics=[dlq_topic], reasons=["processing_error"]).sent >= 1
     assert not faults.final.wait_for([doc.id], 90), f"{doc.id} did not reach {faults.final_topic}"
 
 
@@ -111,8 +114,62 @@ def test_dlq_command_prints_a_table_of_entries(faults: FaultPipeline) -> None:
     with redirect_stdout(out):
         assert args.func(args, faults.settings) == 0
     lines = out.getvalue().splitlines()
-    assert lines[0].split() == ["topic", "offset", "reason", "detail", "value"]
+    assert lines[0].split() == ["topic", "partition", "offset", "state", "reason", "detail", "value"]
     assert any("missing_text" in line and '{"id": "cli"}' in line for line in lines[1:])
     assert all("missing_text" in line for line in lines[1:])
     bad = parser.parse_args(["dlq", "docs.ingest"])
     assert bad.func(bad, faults.settings) == 2  # not a DLQ topic: a clear error, not an empty table
+
+
+@pytest.mark.timeout(150)
+def test_replaying_twice_sends_each_entry_once_and_a_new_failure_is_a_new_entry(faults: FaultPipeline) -> None:
+    settings = faults.settings
+    dlq_topic = settings.dlq_topic(settings.topic_ingest)
+    key = f"empty-{os.urandom(4).hex()}".encode()
+    producer = make_producer(settings)
+    producer.send(settings.topic_ingest, key=key, value=b"").get(30)
+    [first] = wait_for_letters(faults, {key})
+    assert first.reason == "empty_message" and first.state == "pending"
+
+    # The first stage is held still while both replays run, so the second one sees exactly what the first left.
+    stage = faults.process(faults.services[0])
+    stage.send_signal(signal.SIGSTOP)
+    try:
+        once = replay_dlq(settings, topics=[dlq_topic], reasons=["empty_message"])
+        twice = replay_dlq(settings, topics=[dlq_topic], reasons=["empty_message"])
+    finally:
+        stage.send_signal(signal.SIGCONT)
+    assert once.sent >= 1
+    assert twice.sent == 0 and twice.already >= 1  # nothing went back a second time
+    log = [r for r in collect(settings, settings.topic_dlq_replays, {first.coordinates}, timeout=10)
+           if r.key == first.coordinates.encode()]
+    assert len(log) == 1
+    replayed_to = json.loads(log[0].value)
+    assert replayed_to["to"] == settings.topic_ingest
+
+    # The replayed message failed again: one new entry naming the first, pending; 2 dead letters, not 4.
+    letters = wait_for_letters(faults, {key}, times=2)
+    # A sentinel behind the replayed message in its ingest partition: once its dead letter is there, the stage
+    # has read everything the replays sent to that partition.
+    sentinel = f"sentinel-{os.urandom(4).hex()}".encode()
+    producer.send(settings.topic_ingest, key=sentinel, value=b"", partition=replayed_to["partition"]).get(30)
+    producer.close()
+    wait_for_letters(faults, {sentinel})
+    letters = [d for d in list_dlq(settings, [dlq_topic]) if d.key == key]
+    assert len(letters) == 2
+    old, new = letters
+    assert (old.offset, old.state) == (first.offset, "replayed")
+    assert new.state == "pending" and new.reason == "empty_message" and new.replayed_from == first.coordinates
+
+    # The new entry may be replayed once itself; the table shows both with partition, offset and state.
+    assert replay_dlq(settings, topics=[dlq_topic], reasons=["empty_message"]).sent >= 1
+    parser = argparse.ArgumentParser()
+    add_dlq_command(parser.add_subparsers(dest="command"), [])
+    args = parser.parse_args(["dlq", dlq_topic, "--reason", "empty_message"])
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        assert args.func(args, settings) == 0
+    rows = [line.split() for line in out.getvalue().splitlines()[1:]]
+    mine = {(int(r[1]), int(r[2])): r[3] for r in rows if r[0] == dlq_topic}
+    assert mine[(old.partition, old.offset)] == "replayed" and mine[(new.partition, new.offset)] == "replayed"
+    assert " pending, " in err.getvalue() and " replayed, " in err.getvalue()

@@ -25,6 +25,9 @@ DLQ_HEADER_PREFIX = "x-claimstream-"
 #: Set only on a dead letter whose value had to be cut to fit: the original size in bytes, its sha256.
 TRUNCATED_HEADER = DLQ_HEADER_PREFIX + "truncated"
 SHA256_HEADER = DLQ_HEADER_PREFIX + "sha256"
+#: On a message `dlq --replay` sent back to its source topic: the dead letter it came from
+#: (`<dlq topic>/<partition>/<offset>`). A stage keeps it on the message's next dead letter, if any.
+REPLAYED_HEADER = DLQ_HEADER_PREFIX + "replayed"
 
 # What a record costs beyond key, value and headers (record batch framing, varints), with room to spare.
 _RECORD_OVERHEAD = 1024
@@ -62,7 +65,8 @@ def dead_letter(
 ) -> DeadLetterRecord:
     """The dead letter of one message, cut to fit in `limit` bytes if it must be."""
     value = value or b""
-    own = [(name, raw or b"") for name, raw in original_headers or [] if not name.startswith(DLQ_HEADER_PREFIX)]
+    own = [(name, raw or b"") for name, raw in original_headers or []
+           if not name.startswith(DLQ_HEADER_PREFIX) or name == REPLAYED_HEADER]
     headers = own + dlq_headers(reason, detail, stage, topic, partition, offset)
     if record_size(key, value, headers) <= limit:
         return DeadLetterRecord(key, value, headers, truncated=False)

@@ -4,28 +4,45 @@ A stage writes a message it could not process to `<input topic>.dlq` with the or
 bytes as value, the original key, and `x-claimstream-*` headers saying why (see
 `deadletters`). `list_dlq` reads those topics from the beginning without a
 consumer group (it commits nothing, so listing never changes what a later listing
-shows); `replay_dlq` produces each entry's original key and bytes to the topic it
-came from, where the stage reads it again.
+shows); `replay_dlq` produces each pending entry's original key and bytes to the topic
+it came from, where the stage reads it again.
 
-Replay is at least once: the DLQ is an append-only log, so replaying twice sends the
-entries twice (the stages' effects are idempotent by document id), and an entry that
-fails again lands in the DLQ again, as a new entry.
+Replay sends each entry once. The replayed message carries `x-claimstream-replayed:
+<dlq topic>/<partition>/<offset>`, and once the source topic acknowledged it, a record
+keyed the same way goes to the replay log (`topic_dlq_replays`). A later replay skips
+every entry in the log, and every entry a later dead letter names in its
+`x-claimstream-replayed` header (a stage keeps that header when the replayed message
+fails again). A log rather than a consumer group over the DLQ: a group's committed
+offset is one position per partition, so it cannot record a replay of some reasons
+only (`--reason`), nor the entries skipped on the way (truncated ones); the log says
+which entries went back, entry by entry, to every later listing.
+
+An entry that fails again is a new entry, pending until it is replayed once itself.
+Replay is still at least once where it cannot be otherwise: if the replay log cannot
+be written after the entries were sent, or two replays run at the same moment, an
+entry may go back twice (the stages' effects are idempotent by document id).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from claimstream.core.deadletters import DLQ_HEADER_PREFIX
+from claimstream.core.deadletters import DLQ_HEADER_PREFIX, REPLAYED_HEADER
 from claimstream.core.settings import Settings
 from claimstream.core.text import printable
 
-__all__ = ["DeadLetter", "dlq_topics", "list_dlq", "replay_dlq", "add_dlq_command", "cmd_dlq"]
+__all__ = [
+    "DeadLetter", "ReplaySummary", "dlq_topics", "list_dlq", "replay_dlq", "replayed_entries", "add_dlq_command",
+    "cmd_dlq",
+]
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,22 @@ class DeadLetter:
     headers: tuple[tuple[str, bytes], ...] = ()  # the original message's own headers
     #: the original's size when its value had to be cut to fit in a message (not replayable)
     truncated_from: int | None = None
+    #: the dead letter this one is a failure of, when it failed again after a replay (`topic/partition/offset`)
+    replayed_from: str = ""
+    #: sent back to its source topic by an earlier `dlq --replay`
+    replayed: bool = False
+
+    @property
+    def coordinates(self) -> str:
+        """Where this entry sits, `<dlq topic>/<partition>/<offset>`: its name in the replay log and headers."""
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+    @property
+    def state(self) -> str:
+        """pending, replayed, or truncated (cannot be replayed)."""
+        if self.replayed:
+            return "replayed"
+        return "truncated" if self.truncated_from is not None else "pending"
 
     def preview(self, width: int = 60) -> str:
         """The value as one short line of text (binary values shown as escaped bytes)."""
@@ -93,28 +126,22 @@ def _dead_letter(record: Any) -> DeadLetter:
         failed_at=found.get("failed_at", ""),
         headers=tuple(own),
         truncated_from=_int_or_none(found.get("truncated", "")),
+        replayed_from=found.get("replayed", ""),
     )
 
 
-def list_dlq(
-    settings: Settings, topics: Sequence[str] | None = None, limit: int | None = None, timeout: float = 5.0
-) -> list[DeadLetter]:
-    """Every entry of the DLQ topics (all of the pipeline's by default), oldest first per partition.
-
-    Reads up to each partition's end offset at the time of the call; `timeout` bounds the
-    wait for a broker that stops answering. Topics that do not exist are skipped.
-    """
+def _read_to_end(settings: Settings, topics: Sequence[str], limit: int | None, timeout: float) -> list[Any]:
+    """Every record of `topics` (those that exist), up to each partition's end at the time of the call."""
     from kafka import TopicPartition
 
     from claimstream.core.kafka import make_consumer
 
-    wanted = list(topics) if topics else dlq_topics(settings)
     consumer = make_consumer(settings, [], from_beginning=True)
-    letters: list[DeadLetter] = []
+    records: list[Any] = []
     try:
         partitions = [
             TopicPartition(topic, p)
-            for topic in wanted
+            for topic in topics
             for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         if not partitions:
@@ -126,7 +153,7 @@ def list_dlq(
         # reached its end and a further poll brought nothing.
         ends = consumer.end_offsets(partitions)
         idle_deadline = time.monotonic() + timeout
-        while limit is None or len(letters) < limit:
+        while limit is None or len(records) < limit:
             batch = consumer.poll(timeout_ms=300)
             now = time.monotonic()
             if not batch:
@@ -135,51 +162,96 @@ def list_dlq(
                     break
                 continue
             idle_deadline = now + timeout
-            for records in batch.values():
-                letters.extend(_dead_letter(record) for record in records)
+            for batch_records in batch.values():
+                records.extend(batch_records)
     finally:
         consumer.close()
+    return records
+
+
+def replayed_entries(settings: Settings, timeout: float = 5.0) -> set[str]:
+    """The coordinates (`topic/partition/offset`) of every entry the replay log says went back."""
+    return {r.key.decode("utf-8", "replace") for r in _read_to_end(settings, [settings.topic_dlq_replays], None,
+                                                                   timeout) if r.key}
+
+
+def list_dlq(
+    settings: Settings, topics: Sequence[str] | None = None, limit: int | None = None, timeout: float = 5.0
+) -> list[DeadLetter]:
+    """Every entry of the DLQ topics (all of the pipeline's by default), oldest first per partition,
+    each marked `replayed` when an earlier replay sent it back.
+
+    Reads up to each partition's end offset at the time of the call; `timeout` bounds the
+    wait for a broker that stops answering. Topics that do not exist are skipped.
+    """
+    wanted = list(topics) if topics else dlq_topics(settings)
+    letters = [_dead_letter(r) for r in _read_to_end(settings, wanted, limit, timeout)]
+    # Replayed: in the replay log, or named by a later dead letter (the replay failed again).
+    done = replayed_entries(settings, timeout) | {d.replayed_from for d in letters if d.replayed_from}
+    letters = [replace(d, replayed=True) if d.coordinates in done else d for d in letters]
     letters.sort(key=lambda d: (d.topic, d.partition, d.offset))
     return letters[:limit] if limit is not None else letters
 
 
+@dataclass(frozen=True)
+class ReplaySummary:
+    """What one `replay_dlq` did."""
+
+    sent: int  # entries sent back to their source topic
+    already: int  # entries an earlier replay had sent (skipped)
+    skipped: int  # entries that cannot be replayed (no source topic, truncated)
+
+
 def replay_dlq(
     settings: Settings, topics: Sequence[str] | None = None, reasons: Iterable[str] | None = None
-) -> int:
-    """Send each dead letter's original key, bytes and headers back to its source topic; return how many.
+) -> ReplaySummary:
+    """Send each pending dead letter's original key, bytes and headers back to its source topic, once.
 
-    `reasons` keeps only entries with those reason codes. Entries without a source topic
-    header (not written by a claimstream stage), and entries whose value was cut to fit in a
-    message, are skipped with a warning on stderr.
+    `reasons` keeps only entries with those reason codes. Entries an earlier replay sent are
+    skipped; so are entries without a source topic header (not written by a claimstream
+    stage) and entries whose value was cut to fit in a message, with a warning on stderr.
     """
-    from claimstream.core.kafka import make_producer
+    from claimstream.core.kafka import ensure_topics, make_producer
 
     keep = set(reasons) if reasons else None
     letters = [d for d in list_dlq(settings, topics) if keep is None or d.reason in keep]
-    if not letters:
-        return 0
+    already = sum(d.replayed for d in letters)
+    pending = [d for d in letters if not d.replayed]
+    skipped = 0
+    for letter in pending:
+        where = f"dlq: {letter.topic}[{letter.partition}]@{letter.offset}"
+        if not letter.source_topic:
+            print(f"{where} has no source topic header; not replayed", file=sys.stderr)
+        elif letter.truncated_from is not None:
+            print(f"{where} keeps only the first {len(letter.value):,} of {letter.truncated_from:,} bytes; "
+                  "not replayed", file=sys.stderr)
+        else:
+            continue
+        skipped += 1
+    pending = [d for d in pending if d.source_topic and d.truncated_from is None]
+    if not pending:
+        return ReplaySummary(0, already, skipped)
+    ensure_topics(settings, [settings.topic_dlq_replays])
     producer = make_producer(settings)
-    sent = 0
     try:
-        futures = []
-        for letter in letters:
-            if not letter.source_topic:
-                print(f"dlq: {letter.topic}[{letter.partition}]@{letter.offset} has no source topic header; "
-                      "not replayed", file=sys.stderr)
-                continue
-            if letter.truncated_from is not None:
-                print(f"dlq: {letter.topic}[{letter.partition}]@{letter.offset} keeps only the first "
-                      f"{len(letter.value):,} of {letter.truncated_from:,} bytes; not replayed", file=sys.stderr)
-                continue
-            futures.append(producer.send(
-                letter.source_topic, key=letter.key, value=letter.value, headers=list(letter.headers)
-            ))
-        for future in futures:
+        sends = []
+        for letter in pending:
+            headers = [*letter.headers, (REPLAYED_HEADER, letter.coordinates.encode("utf-8"))]
+            sends.append((letter, producer.send(letter.source_topic, key=letter.key, value=letter.value,
+                                                headers=headers)))
+        # Logged only once the source topic has it: a crash in between sends it again next time, never loses it.
+        logged = []
+        for letter, future in sends:
+            sent = future.get(timeout=60)
+            record = {"replayed_at": datetime.now(UTC).isoformat(), "to": letter.source_topic,
+                      "partition": sent.partition, "offset": sent.offset}
+            logged.append(producer.send(settings.topic_dlq_replays, key=letter.coordinates.encode("utf-8"),
+                                        value=json.dumps(record).encode("utf-8")))
+        for future in logged:
             future.get(timeout=60)
-            sent += 1
     finally:
         producer.close()
-    return sent
+    return ReplaySummary(len(pending), already, skipped)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -191,7 +263,8 @@ def add_dlq_command(subparsers: Any, parents: Sequence[argparse.ArgumentParser])
     )
     p.add_argument("topic", nargs="?", help="one DLQ topic (default: every stage's DLQ)")
     p.add_argument("--replay", action="store_true",
-                   help="send the entries back to the topic they came from (after fixing the cause)")
+                   help="send the pending entries back to the topic they came from (after fixing the cause); "
+                        "each entry is sent once, however often this runs")
     p.add_argument("--reason", action="append", metavar="REASON",
                    help="only entries with this reason code (repeatable)")
     p.add_argument("--limit", type=int, default=None, help="list at most N entries")
@@ -200,7 +273,8 @@ def add_dlq_command(subparsers: Any, parents: Sequence[argparse.ArgumentParser])
 
 
 def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
-    """`claimstream dlq`: a table of entries, or with --replay the number sent back."""
+    """`claimstream dlq`: a table of entries (partition, offset, pending or replayed), or with --replay the
+    number sent back."""
     from claimstream.core.schema import REASONS
 
     topics = [args.topic] if args.topic else None
@@ -214,20 +288,25 @@ def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 2
     if args.replay:
-        sent = replay_dlq(settings, topics, args.reason)
-        print(f"replayed {sent} dead letter(s) to their source topics", file=sys.stderr)
+        summary = replay_dlq(settings, topics, args.reason)
+        print(f"replayed {summary.sent} dead letter(s) to their source topics; {summary.already} replayed before "
+              f"(skipped), {summary.skipped} not replayable", file=sys.stderr)
         return 0
     keep = set(args.reason or [])
     letters = [d for d in list_dlq(settings, topics) if not keep or d.reason in keep]
+    states = Counter(d.state for d in letters)
+    total = len(letters)
     if args.limit is not None:
         letters = letters[: args.limit]
-    rows = [(printable(d.topic), str(d.offset), printable(d.reason), printable(d.detail), printable(d.preview()))
-            for d in letters]
-    header = ("topic", "offset", "reason", "detail", "value")
-    widths = [min(max([len(header[i])] + [len(r[i]) for r in rows]), 48 if i == 3 else 60) for i in range(5)]
+    rows = [(printable(d.topic), str(d.partition), str(d.offset), d.state, printable(d.reason), printable(d.detail),
+             printable(d.preview())) for d in letters]
+    header = ("topic", "partition", "offset", "state", "reason", "detail", "value")
+    widths = [min(max([len(header[i])] + [len(r[i]) for r in rows]), 48 if i == 5 else 60) for i in range(len(header))]
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for row in rows:
         cells = [c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths, strict=True)]
         print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    print(f"{len(rows)} dead letter(s)", file=sys.stderr)
+    shown = f"; {len(rows)} shown" if len(rows) < total else ""
+    print(f"{total} dead letter(s): {states['pending']} pending, {states['replayed']} replayed, "
+          f"{states['truncated']} truncated (not replayable){shown}", file=sys.stderr)
     return 0

@@ -53,6 +53,10 @@ class Settings:
     topic_claims: str = _setting("claims.normalized", "One message per normalized claim.", "broker")
     topic_groups: str = _setting("claims.groups", "Claim-group state, on every change.", "broker")
     dlq_suffix: str = _setting(".dlq", "Dead-letter topic of a stage = its input topic + this suffix.", "broker")
+    topic_dlq_replays: str = _setting(
+        "dlq.replays", "Replay log: one record per dead letter `dlq --replay` sent back, so it is sent only once.",
+        "broker",
+    )
     partitions: int = _setting(4, "Partitions of every topic the pipeline creates.", "broker")
     replication_factor: int = _setting(1, "Replication factor of created topics.", "broker")
     retention_ms: int = _setting(
@@ -222,7 +226,7 @@ class Settings:
             self.topic_enriched, self.topic_claims, self.topic_groups,
         ]
         inputs = [self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities, self.topic_claims]
-        return main + [self.dlq_topic(t) for t in inputs]
+        return main + [self.dlq_topic(t) for t in inputs] + [self.topic_dlq_replays]
 
     def port_for(self, service: str) -> int:
         return self.metrics_port or SERVICE_PORTS[service]
