@@ -262,13 +262,31 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 def consume(
     settings: Settings, topics: Sequence[str], count: int | None, timeout: float | None, from_beginning: bool
 ) -> Iterator[Any]:
-    """Messages from `topics` until `count` were read or nothing came for `timeout` seconds."""
-    from claimstream.core.kafka import make_consumer
+    """Messages from `topics` until `count` were read or nothing came for `timeout` seconds.
 
-    consumer = make_consumer(settings, topics, from_beginning=from_beginning)
+    Without `from_beginning`, only messages written after the call: every partition starts at
+    its end as of the call, not wherever the first fetch happens to find it.
+    """
+    from kafka import TopicPartition
+
+    from claimstream.core.kafka import make_consumer, seek_to_now
+
+    consumer = make_consumer(settings, [], from_beginning=from_beginning)
     seen = 0
-    last = time.monotonic()
     try:
+        partitions = []
+        for topic in topics:
+            found = consumer.partitions_for_topic(topic)
+            if not found:
+                raise CliError(f"topic {topic!r} does not exist on {settings.bootstrap_servers()}; the pipeline's "
+                               "topics are made by `claimstream topics create` (or `up`)")
+            partitions += [TopicPartition(topic, p) for p in sorted(found)]
+        consumer.assign(partitions)
+        if from_beginning:
+            consumer.seek_to_beginning(*partitions)
+        else:
+            seek_to_now(consumer, partitions)
+        last = time.monotonic()
         while count is None or seen < count:
             batch = consumer.poll(timeout_ms=500)
             for messages in batch.values():

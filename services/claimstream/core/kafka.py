@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -234,3 +235,24 @@ def describe_topics(settings: Settings, topics: Iterable[str] | None = None) -> 
         partitions, replicas = layout.get(name, (0, 0))
         states.append(TopicState(name, partitions, replicas, values, want))
     return states
+
+
+def seek_to_now(consumer: KafkaConsumer, partitions: Sequence[Any], timeout: float = 3.0) -> dict[Any, int]:
+    """Put an assigned consumer at the end of `partitions` as of now, so it reads only what comes next.
+
+    The end is the larger of the broker's ListOffsets answer and the high watermark of a first
+    fetch: the embedded broker (Tansu) answers ListOffsets with the start of a partition's last
+    record batch, so seeking there alone replays that batch. Whatever that first fetch returns
+    was written before this call and is dropped. Returns where each partition starts.
+    """
+    ends = consumer.end_offsets(list(partitions))
+    for tp in partitions:
+        consumer.seek(tp, ends[tp])
+    deadline = time.monotonic() + timeout
+    while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
+        consumer.poll(timeout_ms=100)
+    starts = {}
+    for tp in partitions:
+        starts[tp] = max(ends[tp], consumer.highwater(tp) or 0)
+        consumer.seek(tp, starts[tp])
+    return starts

@@ -69,7 +69,7 @@ from kafka.errors import (
 )
 
 from claimstream.core import metrics
-from claimstream.core.kafka import BrokerUnavailable, make_consumer, make_producer
+from claimstream.core.kafka import BrokerUnavailable, make_consumer, make_producer, seek_to_now
 from claimstream.core.model import ModelLoadError
 from claimstream.core.pipeline import Pipeline
 from claimstream.core.schema import (
@@ -447,12 +447,13 @@ class Gateway:
                 )
             assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
             consumer.assign(assigned)
+            # Positions are fixed before the caller is told the watch has started: live means from now.
             if request.from_beginning:
                 consumer.seek_to_beginning(*assigned)
+                for tp in assigned:
+                    consumer.position(tp)
             else:
-                consumer.seek_to_end(*assigned)
-            for tp in assigned:
-                consumer.position(tp)  # fix "now" before telling the caller the watch has started
+                seek_to_now(consumer, assigned)
             context.send_initial_metadata((("claimstream-topic", topic),))
             # A cancelled or expired caller is noticed within one poll: the loop ends, the thread returns.
             while context.is_active():
