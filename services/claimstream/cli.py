@@ -202,22 +202,36 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def send_records(
-    settings: Settings, paths: Sequence[str], show_progress: bool = True, send_rejected: bool = False
+    settings: Settings, paths: Sequence[str], show_progress: bool = True, send_rejected: bool = False,
+    dead_letters: bool = False,
 ) -> tuple[int, int]:
     """Produce the documents in `paths` to the ingest topic; returns (sent, rejected).
 
-    With `send_rejected` (the demo), lines that fail local validation are sent as they are,
-    so the stage's DLQ shows them; otherwise they are reported and skipped.
+    Rejected lines are reported on stderr with file, line and reason. With `dead_letters`
+    (`ingest --dlq`) each also goes to the ingest topic's DLQ as the stages write them
+    (stage `ingest`, the line's bytes, keyed by "file:line"). With `send_rejected` (the demo),
+    they are sent to the ingest topic as they are, so the first stage's DLQ shows them.
     """
-    from claimstream.core.deadletters import record_size
+    from claimstream.core.deadletters import dead_letter, record_size
     from claimstream.core.inputs import read_records
     from claimstream.core.kafka import make_producer
     from claimstream.core.schema import Rejection, admit, encode_document
 
     producer = make_producer(settings)
+    dlq_topic = settings.dlq_topic(settings.topic_ingest)
     sent = rejected = 0
     futures = []
     bar = progress_bar(None, "ingest") if show_progress else None
+
+    def reject(origin: str, raw: bytes, rejection: Rejection) -> None:
+        print(printable(f"{origin}: rejected ({rejection.reason}: {rejection.detail})"), file=sys.stderr)
+        if dead_letters:
+            # Not read from Kafka: partition and offset -1; replay would send the line to the ingest topic.
+            letter = dead_letter(origin.encode("utf-8"), raw, None, rejection.reason,
+                                 f"{origin}: {rejection.detail}", "ingest", settings.topic_ingest, -1, -1,
+                                 settings.max_message_bytes)
+            futures.append(producer.send(dlq_topic, key=letter.key, value=letter.value, headers=letter.headers))
+
     try:
         for record in read_records(paths):
             result = admit(record.result, settings.max_text_chars)
@@ -226,14 +240,14 @@ def send_records(
                 if send_rejected:
                     futures.append(producer.send(settings.topic_ingest, key=record.origin.encode(), value=record.raw))
                 else:
-                    print(printable(f"{record.origin}: rejected ({result.reason}: {result.detail})"), file=sys.stderr)
+                    reject(record.origin, record.raw, result)
                 continue
             value = encode_document(result, settings.output_encoding)
             key = result.id.encode("utf-8")
             if record_size(key, value, []) > settings.max_message_bytes:
                 rejected += 1
-                print(f"{record.origin}: rejected (message of {len(value):,} bytes exceeds max_message_bytes)",
-                      file=sys.stderr)
+                reject(record.origin, record.raw, Rejection(
+                    "output_too_large", f"message of {len(value):,} bytes exceeds max_message_bytes"))
                 continue
             futures.append(producer.send(settings.topic_ingest, key=key, value=value))
             sent += 1
@@ -253,9 +267,10 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from claimstream.core.kafka import ensure_topics
 
     ensure_topics(settings)
-    sent, rejected = send_records(settings, args.paths)
+    sent, rejected = send_records(settings, args.paths, dead_letters=args.dlq)
+    where = f" (dead letters in {settings.dlq_topic(settings.topic_ingest)})" if args.dlq and rejected else ""
     print(f"sent {sent} document(s) to {settings.topic_ingest} on {settings.bootstrap_servers()}; "
-          f"rejected {rejected}", file=sys.stderr)
+          f"rejected {rejected}{where}", file=sys.stderr)
     return EXIT_REJECTED if rejected else 0
 
 
@@ -508,6 +523,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("service", choices=SERVICES)
     p = command("ingest", cmd_ingest, "Send documents (.txt, .jsonl, directories, - for stdin) to the ingest topic.")
     p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--dlq", action="store_true",
+                   help="also send each rejected line to the ingest topic's DLQ, with its reason (stage `ingest`)")
     p = command("tail", cmd_tail, "Print a topic's messages as JSON lines.")
     p.add_argument("topic")
     p.add_argument("--count", type=int, default=None, help="stop after N messages")
