@@ -7,6 +7,7 @@ import base64
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -588,7 +589,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from claimstream.core.model import ModelLoadError
 
     try:
-        return int(args.func(args, settings))
+        code = int(args.func(args, settings))
+        sys.stdout.flush()  # here, so a reader that went away is noticed below rather than at exit
+        return code
+    except BrokenPipeError:
+        # The reader of stdout went away (`tail ... | head`): stop quietly, as other Unix tools do.
+        # stdout goes to /dev/null so the interpreter's last flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, InputError, BrokerUnavailable, TopicsMissing, BrokerError, ModelLoadError, LaunchError,
             SettingsError) as exc:
         print(printable(f"claimstream: {exc}"), file=sys.stderr)

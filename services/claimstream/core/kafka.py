@@ -16,11 +16,26 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
-from kafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+from kafka.errors import Cancelled, KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
 
 from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _not_a_cancelled_refresh(record: logging.LogRecord) -> bool:
+    """False for kafka-python's ERROR "Metadata refresh: failed Cancelled".
+
+    kafka-python sends a metadata request when a consumer is assigned partitions; closing the
+    consumer before the answer came (a short `claimstream dlq`, a finished Watch) cancels it,
+    and kafka-python logs the cancellation as an error. Nothing failed, so that one record is
+    dropped; every other metadata failure is still logged.
+    """
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not (record.msg == "Metadata refresh: failed %s" and args and isinstance(args[0], Cancelled))
+
+
+logging.getLogger("kafka.cluster").addFilter(_not_a_cancelled_refresh)
 
 
 class BrokerUnavailable(RuntimeError):
