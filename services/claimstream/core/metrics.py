@@ -1,15 +1,46 @@
 """Prometheus metrics, named as in DESIGN.md: base units, `_total` counters, histograms.
 
-One registry per process; each service process exports it on `/metrics`.
+One registry per process; each service process exports it on `/metrics`, with the
+client library's process and platform collectors (`process_resident_memory_bytes`,
+`process_cpu_seconds_total`, `process_open_fds`, `python_info`, `python_gc_*`), as on its
+default registry. Every claimstream metric has a `service` label.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from typing import Any
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 disable_created_metrics()  # the *_created series only add noise to every dashboard query
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+for _collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+    REGISTRY.register(_collector)
+
+
+class _OneService:
+    """A metric only one service writes, its `service` label fixed, so the writer names only the others.
+
+    `claimstream_claim_groups` is set by the claims worker as `.labels(conflict)`; the label
+    was added after, and this keeps that call as it is.
+    """
+
+    def __init__(self, metric: Any, service: str) -> None:
+        self._metric, self._service = metric, service
+
+    def labels(self, *values: str) -> Any:
+        return self._metric.labels(self._service, *values)
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
@@ -59,12 +90,12 @@ MODEL_INFO = Gauge(
     ["service", "model", "provider"],
     registry=REGISTRY,
 )
-CLAIM_GROUPS = Gauge(
-    "claimstream_claim_groups", "Claim groups held by this claims worker, by conflict state.", ["conflict"],
+CLAIM_GROUPS = _OneService(Gauge(
+    "claimstream_claim_groups", "Claim groups held by this claims worker, by conflict state.", ["service", "conflict"],
     registry=REGISTRY,
-)
+), "claims")
 TRANSLATIONS = Counter(
-    "claimstream_translations_total", "Documents by translation status.", ["status", "source_language"],
+    "claimstream_translations_total", "Documents by translation status.", ["service", "status", "source_language"],
     registry=REGISTRY,
 )
 

@@ -21,7 +21,7 @@ def _count_tokens(app: faust.App, model: StageModel) -> AfterBatch:
     async def after_batch(docs: list[Document]) -> list[Awaitable[Any]]:
         for doc in docs:
             status = Translation.Status.Name(doc.translation.status)
-            metrics.TRANSLATIONS.labels(status, doc.language.code or "und").inc()
+            metrics.TRANSLATIONS.labels("translate", status, doc.language.code or "und").inc()
             metrics.TOKENS.labels("translate", "input").inc(doc.translation.source_tokens)
             metrics.TOKENS.labels("translate", "output").inc(doc.translation.target_tokens)
         return []
