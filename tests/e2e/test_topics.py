@@ -35,14 +35,16 @@ def test_topics_create_compacts_the_group_store_and_describe_reads_the_cluster(b
                           "120000")
     assert created.returncode == 0, created.stderr
     lines = lines_by_topic(created.stdout)
-    assert set(lines) == set(Settings().all_topics())
+    want = Settings.load()  # the settings the command ran with (the environment may set some)
+    assert set(lines) == set(want.all_topics())
     groups = lines["claims.groups"]
-    assert "\tcreated\tpartitions=4 replication=1\t" in groups
+    assert f"\tcreated\tpartitions={want.partitions} replication=1\t" in groups
     assert "cleanup.policy=compact" in groups and "min.compaction.lag.ms=120000" in groups
-    assert "segment.ms=86400000" in groups and "retention.ms" not in groups
+    assert f"segment.ms={want.groups_segment_ms}" in groups and "retention.ms" not in groups
     for event_topic in ("docs.ingest", "docs.enriched", "docs.ingest.dlq", "claims.normalized"):
-        assert "cleanup.policy=delete" in lines[event_topic] and "retention.ms=604800000" in lines[event_topic]
-    assert all("max.message.bytes=16777216" in line for line in lines.values())
+        assert "cleanup.policy=delete" in lines[event_topic]
+        assert f"retention.ms={want.retention_ms}" in lines[event_topic]
+    assert all(f"max.message.bytes={want.max_message_bytes}" in line for line in lines.values())
 
     again = claimstream("topics", "describe", "--bootstrap", broker.bootstrap, "--groups-min-compaction-lag-ms",
                         "120000")
@@ -98,4 +100,4 @@ def test_the_embedded_broker_gets_its_topics_by_default(broker, tmp_path):
     assert ingest.returncode == 0, ingest.stderr
     states = {s.name: s for s in describe_topics(Settings(broker_port=broker.port))}
     assert all(s.exists for s in states.values())
-    assert states["docs.ingest"].configs["retention.ms"] == "604800000"
+    assert states["docs.ingest"].configs["retention.ms"] == str(Settings.load().retention_ms)
