@@ -148,7 +148,7 @@ def test_replaying_twice_sends_each_entry_once_and_a_new_failure_is_a_new_entry(
     assert replayed_to["to"] == settings.topic_ingest
 
     # The replayed message failed again: one new entry naming the first, pending; 2 dead letters, not 4.
-    letters = wait_for_letters(faults, {key}, times=2)
+    wait_for_letters(faults, {key}, times=2)
     # A sentinel behind the replayed message in its ingest partition: once its dead letter is there, the stage
     # has read everything the replays sent to that partition.
     sentinel = f"sentinel-{os.urandom(4).hex()}".encode()
