@@ -297,7 +297,7 @@ class ClaimModel:
             cands.append(_Candidate(sent, number=n, unit=unit, date=best_date, context=text[lo:hi].strip()))
         # Lexicon: each number takes the nearest fitting trigger, nearest pairs first.
         pairs = []
-        for c in cands:
+        for order, c in enumerate(cands):
             assert c.number is not None
             for t in triggers:
                 entry = vocab[t.predicate]
@@ -308,9 +308,11 @@ class ClaimModel:
                 if gap <= TRIGGER_WINDOW:
                     # A trigger in the same clause beats a nearer one across a comma.
                     gap += CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
-                    pairs.append((gap, id(c), c, t))
+                    pairs.append((gap, order, t.start, c, t))
         used_triggers: set[int] = set()
-        for _, _, c, t in sorted(pairs, key=lambda p: (p[0], p[1])):
+        # Ties go by position in the text (the number, then the trigger), never by memory address,
+        # so the same document always gives the same claims.
+        for _, _, _, c, t in sorted(pairs, key=lambda p: p[:3]):
             if c.predicate or id(t) in used_triggers:
                 continue
             c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
