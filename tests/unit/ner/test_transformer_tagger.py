@@ -14,6 +14,7 @@ import pytest
 from claimstream.core.model import ModelLoadError
 from claimstream.ner.transformer import (
     CONFIG_FILE,
+    CONTEXT,
     HEAD_DIR,
     HEAD_FILE,
     STRIDE,
@@ -27,24 +28,26 @@ from claimstream.ner.transformer import (
 
 # (language, text, [(surface, label), ...] that must be among the spans found)
 CASES = [
-    ("en", "Barack Obama met Angela Merkel in Berlin on Tuesday.", []),
+    ("en", "Barack Obama met Angela Merkel in Berlin on Tuesday.",
+     [("Barack Obama", "PER"), ("Angela Merkel", "PER"), ("Berlin", "LOC")]),
     ("en", "Microsoft opened a new office in India last year.", [("Microsoft", "ORG"), ("India", "LOC")]),
     ("hi", "नरेंद्र मोदी ने दिल्ली में भाषण दिया।", [("नरेंद्र मोदी", "PER"), ("दिल्ली", "LOC")]),
     ("hi", "भारत और पाकिस्तान के बीच बातचीत हुई।", [("भारत", "LOC"), ("पाकिस्तान", "LOC")]),
-    ("fa", "حسن روحانی دیروز به تهران بازگشت.", [("تهران", "LOC")]),
+    ("fa", "حسن روحانی دیروز به تهران بازگشت.", [("حسن روحانی", "PER"), ("تهران", "LOC")]),
     ("fa", "ایران و فرانسه یک قرارداد امضا کردند.", [("ایران", "LOC"), ("فرانسه", "LOC")]),
     ("ar", "التقى الرئيس عبد الفتاح السيسي بوفد من الأمم المتحدة في القاهرة.",
      [("الأمم المتحدة", "ORG"), ("القاهرة", "LOC")]),
-    ("ar", "وصل محمد إلى مصر صباح اليوم.", [("مصر", "LOC")]),
-    ("ru", "Владимир Путин прилетел в Москву.", [("Москву", "LOC")]),
-    ("ru", "Компания Газпром подписала контракт с Китаем.", [("Газпром", "ORG")]),
-    ("ur", "عمران خان نے لاہور میں جلسہ کیا۔", [("عمران خان", "PER")]),
+    ("ar", "وصل محمد إلى مصر صباح اليوم.", [("محمد", "PER"), ("مصر", "LOC")]),
+    ("ru", "Владимир Путин прилетел в Москву.", [("Владимир Путин", "PER"), ("Москву", "LOC")]),
+    ("ru", "Компания Газпром подписала контракт с Китаем.", [("Газпром", "ORG"), ("Китаем", "LOC")]),
+    ("ur", "عمران خان نے لاہور میں جلسہ کیا۔", [("عمران خان", "PER"), ("لاہور", "LOC")]),
     ("ur", "پاکستان اور چین نے ایک معاہدہ کیا۔", [("پاکستان", "LOC"), ("چین", "LOC")]),
-    ("uk", "Володимир Зеленський відвідав Київ.", [("Київ", "LOC")]),
+    ("uk", "Володимир Зеленський відвідав Київ.", [("Володимир Зеленський", "PER"), ("Київ", "LOC")]),
     ("uk", "Україна і Польща підписали угоду.", [("Україна", "LOC"), ("Польща", "LOC")]),
-    ("ko", "문재인 대통령이 서울에서 연설했다.", [("서울", "LOC")]),
-    ("ko", "삼성전자는 미국에 공장을 지었다.", []),
-    ("zh", "习近平访问了北京大学。", []),
+    # Korean WikiANN tags whole space-delimited words, so a span keeps the particle (서울에서 = "in Seoul").
+    ("ko", "문재인 대통령이 서울에서 연설했다.", [("서울에서", "LOC")]),
+    ("ko", "삼성전자는 미국에 공장을 지었다.", [("삼성전자는", "ORG"), ("미국에", "LOC")]),
+    ("zh", "习近平访问了北京大学。", [("北京大学", "ORG")]),
     ("zh", "中国和日本举行了会谈。", [("中国", "LOC"), ("日本", "LOC")]),
 ]
 
@@ -103,20 +106,23 @@ def test_long_text_is_windowed_with_valid_offsets_on_both_sides_of_an_edge(tagge
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
     places = [s for s in spans if s.label == "LOC"]
     assert all(text[s.start: s.end] in COUNTRIES for s in places)
-    assert len(places) >= len(sentences) // 2
-    edge = int(tokens.offsets[WINDOW][0])  # where the first window would end without overlap
-    assert any(s.end < edge for s in places) and any(s.start > edge for s in places)
+    # tagged sentence by sentence the head finds all 60; with long windows it found 12
+    assert len(places) >= 0.9 * len(sentences)
+    for edge_token in (tagger.context, WINDOW):  # the first window's edge, and the encoder's limit
+        edge = int(tokens.offsets[edge_token][0])
+        assert any(s.end < edge for s in places) and any(s.start > edge for s in places)
 
 
 def test_window_plan_covers_every_token_away_from_edges() -> None:
-    starts = window_starts(1200, WINDOW, STRIDE)
-    assert starts[0] == 0 and starts[-1] == 1200 - WINDOW
-    choice = best_window(1200, starts, WINDOW)
-    for t, w in enumerate(choice.tolist()):
-        assert starts[w] <= t < starts[w] + WINDOW
-        if WINDOW // 4 < t < 1200 - WINDOW // 4:  # not at the text's own ends
-            assert min(t - starts[w], starts[w] + WINDOW - 1 - t) >= (WINDOW - STRIDE) // 2 - 1
-    assert window_starts(WINDOW) == [0]
+    for window, stride in ((CONTEXT, STRIDE), (WINDOW, 384)):
+        starts = window_starts(1200, window, stride)
+        assert starts[0] == 0 and starts[-1] == 1200 - window
+        choice = best_window(1200, starts, window)
+        for t, w in enumerate(choice.tolist()):
+            assert starts[w] <= t < starts[w] + window
+            if window // 2 < t < 1200 - window // 2:  # not at the text's own ends
+                assert min(t - starts[w], starts[w] + window - 1 - t) >= (window - stride) // 2 - 1
+        assert window_starts(window, window, stride) == [0]
 
 
 def test_graph_is_cached(tagger: TransformerTagger, cache: Path) -> None:
