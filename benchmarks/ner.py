@@ -6,8 +6,10 @@ Rows (docs/s and entities/s; latency per batch):
 - `gazetteer`: the KB matcher on every sample document (all languages and scripts);
 - `spacy nlp.pipe`: the English pipeline batched, on the English samples;
 - `spacy nlp(text)`: the baseline, the same English samples one call per document;
+- `e5 tagger`: the transformer tagger (the e5 encoder with the shipped PER/ORG/LOC head) on
+  every sample, and on the English samples (the same texts as the spaCy rows), with tokens/s;
 - `onnx`: the ONNX tagger on every sample, when --onnx-model (or CLAIMSTREAM_NER_ONNX_MODEL) is set;
-- `EntityModel`: the whole stage (recognize, merge, link) on every sample.
+- `EntityModel`: the whole stage (recognize, merge, link) on every sample, as services load it.
 Load times (KB index from cache and cold, spaCy) are reported too.
 """
 
@@ -20,10 +22,12 @@ from pathlib import Path
 
 from claimstream.core.schema import Document
 from claimstream.core.settings import Settings
+from claimstream.encoder.model import Encoder
 from claimstream.ner.gazetteer import load_gazetteer
 from claimstream.ner.kb import kb_paths
 from claimstream.ner.model import EntityModel, load_spacy, onnx_providers
 from claimstream.ner.onnx_tagger import OnnxTagger
+from claimstream.ner.transformer import TransformerTagger
 
 from benchmarks.corpus import batches, sample_documents
 from benchmarks.harness import machine_note, measure, print_table, save_results
@@ -88,6 +92,21 @@ def main() -> None:
     rows.append(measure("spacy nlp(text) per doc (English, baseline)", one_by_one, batches(english, args.batch),
                         units=lambda _b: found["n"], unit_name="entities"))
 
+    t = time.perf_counter()
+    transformer = TransformerTagger(settings.ner_head or None, threads=settings.inference_threads,
+                                    provider=settings.provider, max_batch_tokens=settings.max_batch_tokens)
+    transformer.warmup()
+    e5_s = time.perf_counter() - t
+    texts_all = [d.text for d in docs] + english
+    tokens = {text: len(t.ids) for text, t in zip(texts_all, Encoder(threads=1).tokenize(texts_all), strict=True)}
+
+    def e5(texts: list[str]) -> None:
+        found["n"] = sum(len(spans) for spans in transformer.tag(texts))
+
+    for name, texts in (("every language", [d.text for d in docs]), ("English", english)):
+        rows.append(measure(f"e5 tagger ({transformer.provider}, {name})", e5, batches(texts, args.batch),
+                            units=lambda b: sum(tokens[t] for t in b), unit_name="tokens"))
+
     onnx_dir = args.onnx_model or settings.ner_onnx_model
     tagger = None
     if onnx_dir:
@@ -100,14 +119,14 @@ def main() -> None:
         rows.append(measure(f"onnx ({tagger.name})", tag, batches(docs, args.batch),
                             units=lambda _b: found["n"], unit_name="entities"))
 
-    full = EntityModel(gazetteer, nlp, tagger)
+    full = EntityModel(gazetteer, nlp, tagger, transformer=transformer)
     rows.append(measure(f"EntityModel ({full.model_name})", full.predict, batches(docs, args.batch),
                         units=entity_count, unit_name="entities"))
 
     note = (f"{len(docs)} sample documents ({len(english_base)} English; "
             f"spaCy rows: {len(english)} English, {chars / len(docs):.0f} chars on average), "
             f"batches of {args.batch}. Load: KB index {cold_s:.2f} s cold, {warm_s:.2f} s cached; "
-            f"spaCy {spacy_s:.2f} s.")
+            f"spaCy {spacy_s:.2f} s; e5 tagger {e5_s:.2f} s.")
     print_table("ner", rows)
     print(f"\n{machine_note()}. {note}")
     if not args.quick:

@@ -143,6 +143,10 @@ class Settings:
         "", "Directory of an ONNX token-classification model (XLM-R style: model.onnx, tokenizer.json, config.json); "
         "empty: not used.", "ner"
     )
+    ner_head: str = _setting(
+        "", "Directory of the PER/ORG/LOC head on the e5 encoder (fine-tuned top layers and classifier, "
+        "tools/train_ner.py); empty: the one the package ships; `off`: no transformer tagger.", "ner"
+    )
     ner_kb_paths: str = _setting(
         "", "Extra knowledge-base files (JSONL), comma-separated, loaded after the shipped one.", "ner"
     )

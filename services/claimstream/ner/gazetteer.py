@@ -190,6 +190,11 @@ class Gazetteer:
 
     def link(self, surface: str, label: str) -> KBEntity | None:
         """The KB entity a recognized span names, if its whole text is a known name of a compatible type."""
+        match = self.link_match(surface, label)
+        return match.entity if match is not None else None
+
+    def link_match(self, surface: str, label: str) -> Match | None:
+        """As `link`, with how the name matched (`exact`: no inflection variant was needed)."""
         allowed = _COMPATIBLE.get(label)
         if allowed is None:
             return None  # DATE, QUANTITY, CARDINAL...: nothing to link
@@ -203,7 +208,7 @@ class Gazetteer:
         match = self._longest(surface, tokens, 0)
         if match is None or match[1] != len(tokens) or match[0].entity.label not in allowed:
             return None
-        return match[0].entity
+        return match[0]
 
 
 # --- loading, with a cached index -------------------------------------------

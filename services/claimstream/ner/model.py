@@ -34,9 +34,11 @@ from claimstream.core.model import ModelLoadError
 from claimstream.core.schema import Document, Entity, Rejection, Translation
 from claimstream.core.settings import Settings
 from claimstream.core.text import chunk_spans
-from claimstream.ner.gazetteer import Gazetteer, load_gazetteer
+from claimstream.ner.gazetteer import Gazetteer, Match, load_gazetteer
 from claimstream.ner.kb import KBEntity, KBError, kb_paths
-from claimstream.ner.onnx_tagger import OnnxTagger
+from claimstream.ner.normalize import has_demonym_ending
+from claimstream.ner.onnx_tagger import TYPE_MAP, OnnxTagger
+from claimstream.ner.transformer import TransformerTagger
 
 SPACY_CONFIDENCE = 0.8
 #: Longest text given to spaCy as one Doc (longer texts are chunked at sentence ends), and most
@@ -102,19 +104,23 @@ class EntityModel:
     service = "ner"
 
     def __init__(self, gazetteer: Gazetteer, nlp: Any | None = None, tagger: OnnxTagger | None = None,
-                 spacy_batch_size: int = 64) -> None:
+                 spacy_batch_size: int = 64, transformer: TransformerTagger | None = None) -> None:
         self.gazetteer = gazetteer
         self.nlp = nlp
         self.tagger = tagger
+        self.transformer = transformer
         self.spacy_batch_size = spacy_batch_size
         parts = []
+        if transformer is not None:
+            parts.append(transformer.name)
         if nlp is not None:
             parts.append(f"{nlp.meta.get('lang', 'en')}_{nlp.meta.get('name', 'spacy')}")
         if tagger is not None:
             parts.append(tagger.name)
         parts.append("gazetteer")
         self.model_name = "+".join(parts)
-        self.provider = tagger.provider if tagger is not None else "cpu"
+        model = transformer or tagger
+        self.provider = model.provider if model is not None else "cpu"
         #: seconds each recognizer spent in the last `predict` (for benchmarks and logs)
         self.last_timings: dict[str, float] = {}
 
@@ -130,6 +136,9 @@ class EntityModel:
         """Drop the loaded models."""
         self.nlp = None
         self.tagger = None
+        if self.transformer is not None:
+            self.transformer.close()
+            self.transformer = None
 
     def predict(self, batch: Sequence[Document]) -> list[Document | Rejection]:
         """Fill `entities` of each Document (replacing any from an earlier run) or reject it."""
@@ -141,7 +150,11 @@ class EntityModel:
             else:
                 live.append(i)
         candidates: dict[tuple[int, int], list[_Candidate]] = defaultdict(list)
-        timings = {"spacy": 0.0, "onnx": 0.0, "gazetteer": 0.0}
+        timings = {"e5": 0.0, "spacy": 0.0, "onnx": 0.0, "gazetteer": 0.0}
+        if self.transformer is not None:
+            t = time.perf_counter()
+            self._run_tagger(self.transformer, "e5", batch, live, candidates, results)
+            timings["e5"] = time.perf_counter() - t
 
         if self.nlp is not None:
             t = time.perf_counter()
@@ -149,7 +162,7 @@ class EntityModel:
             timings["spacy"] = time.perf_counter() - t
         if self.tagger is not None:
             t = time.perf_counter()
-            self._run_onnx(batch, live, candidates, results)
+            self._run_tagger(self.tagger, "onnx", batch, live, candidates, results)
             timings["onnx"] = time.perf_counter() - t
         t = time.perf_counter()
         for i in live:
@@ -159,6 +172,8 @@ class EntityModel:
             try:
                 for field, text in _texts(doc):
                     for m in self.gazetteer.find(text):
+                        if not _stands_alone(text, m):
+                            continue  # a model's span may still link to it (`_resolve`)
                         conf = GAZETTEER_EXACT_CONFIDENCE if m.exact else GAZETTEER_VARIANT_CONFIDENCE
                         candidates[(i, field)].append(
                             _Candidate(m.start, m.end, m.entity.label, conf, "gazetteer", m.entity)
@@ -210,18 +225,20 @@ class EntityModel:
                     _Candidate(offset + ent.start_char, offset + ent.end_char, ent.label_, SPACY_CONFIDENCE, "spacy")
                 )
 
-    def _run_onnx(self, batch: Sequence[Document], live: list[int],
-                  candidates: dict[tuple[int, int], list[_Candidate]], results: list[Document | Rejection]) -> None:
-        assert self.tagger is not None
+    def _run_tagger(self, tagger: OnnxTagger | TransformerTagger, name: str, batch: Sequence[Document],
+                    live: list[int], candidates: dict[tuple[int, int], list[_Candidate]],
+                    results: list[Document | Rejection]) -> None:
+        """A token-classification model on the source text of every live document, in any language."""
         try:
-            tagged = self.tagger.tag([batch[i].text for i in live])
+            tagged = tagger.tag([batch[i].text for i in live])
         except Exception as exc:  # noqa: BLE001 - a failed model run rejects the batch's documents
             for i in live:
-                results[i] = Rejection("processing_error", f"ner/onnx: {type(exc).__name__}: {exc}"[:500])
+                results[i] = Rejection("processing_error", f"ner/{name}: {type(exc).__name__}: {exc}"[:500])
             return
         for i, spans in zip(live, tagged, strict=True):
             for s in spans:
-                candidates[(i, _SOURCE)].append(_Candidate(s.start, s.end, s.label, s.confidence, "onnx"))
+                label = TYPE_MAP.get(s.label, s.label)
+                candidates[(i, _SOURCE)].append(_Candidate(s.start, s.end, label, s.confidence, name))
 
     # --- merging and linking -------------------------------------------------
 
@@ -242,11 +259,15 @@ class EntityModel:
             if any(covered[cand.start:cand.end]):
                 continue
             if cand.entity is None:
-                entity = self.gazetteer.link(text[cand.start:cand.end], cand.label)
-                if entity is not None:
-                    cand.entity = entity
-                    if cand.label in _GENERIC_LABELS:
-                        cand.label = entity.label
+                surface = text[cand.start:cand.end]
+                match = self.gazetteer.link_match(surface, cand.label)
+                if match is not None:
+                    cand.entity = match.entity
+                    if (not match.exact and match.entity.id.startswith("country:")
+                            and has_demonym_ending(surface)):
+                        cand.label = "NORP"  # «भारतीय», «ایرانی»: Indian, Iranian — linked, not a place
+                    elif cand.label in _GENERIC_LABELS:
+                        cand.label = match.entity.label
             taken.append(cand)
             by_span[(cand.start, cand.end)] = cand
             covered[cand.start:cand.end] = b"\x01" * (cand.end - cand.start)
@@ -280,6 +301,27 @@ class EntityModel:
                     ent.source_start, ent.source_end = match.start, match.end
 
 
+def _stands_alone(text: str, match: Match) -> bool:
+    """Whether a knowledge-base name is an entity without a model's span for it.
+
+    Only what is safe: a name of two or more words matched exactly ("New Delhi", "United
+    Nations", "Narendra Modi"), or one capitalized word that is exactly the name of a place
+    or an organisation in a script with case ("India", "NATO", "Россия"). A single word of a
+    script without case (Devanagari, Arabic, Han, Hangul...) can be a common word that folds
+    onto a name, or a homograph of one (Persian «مالی» "financial" and Mali), and a word may
+    be the adjective of a country («भारतीय») or the country inside an organisation's or a
+    person's name: those need the model to say it is a name, and the gazetteer then links it.
+    """
+    if not match.exact:
+        return False
+    surface = text[match.start:match.end]
+    if len(surface.split()) >= 2:
+        return True
+    letters = [c for c in surface if c.isalpha()]
+    cased = bool(letters) and letters[0].lower() != letters[0].upper()
+    return cased and letters[0].isupper() and match.entity.label in ("GPE", "ORG")
+
+
 def _english_texts(doc: Document) -> list[tuple[int, str]]:
     texts = []
     if doc.language.code == "en":
@@ -309,4 +351,10 @@ def load(settings: Settings) -> EntityModel:
             settings.ner_onnx_model, providers=onnx_providers(settings.provider),
             threads=settings.inference_threads, max_batch_tokens=settings.max_batch_tokens,
         )
-    return EntityModel(gazetteer, nlp, tagger)
+    transformer = None
+    if settings.ner_head != "off":
+        transformer = TransformerTagger(
+            settings.ner_head or None, threads=settings.inference_threads, provider=settings.provider,
+            max_batch_tokens=settings.max_batch_tokens,
+        )
+    return EntityModel(gazetteer, nlp, tagger, transformer=transformer)

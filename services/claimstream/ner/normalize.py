@@ -258,6 +258,24 @@ _LATIN_SUFFIXES = (("s", ""),)  # German/Scandinavian genitive: Deutschlands, Ir
 
 _MIN_STEM = {"arabic": 2, "devanagari": 2, "cyrillic": 3, "hangul": 1, "latin": 3}
 
+# Endings that make a demonym or a nationality adjective of a place name: भारत -> भारतीय,
+# ईरान -> ईरानी, ایران -> ایرانی, إيران -> إيراني. A country name reached only through such an
+# inflection variant is the people or the adjective (NORP), not the place. (Latin and
+# Cyrillic demonyms — Iranian, иранский — are not inflection variants of the name at all.)
+_DEMONYM_ENDINGS = {
+    "devanagari": ("ीय", "ीयों", "ी", "ियों", "वासी", "वासियों"),
+    "arabic": ("ی", "ي", "ية", "يون", "يين", "یان", "ییان"),
+}
+
+
+def has_demonym_ending(surface: str) -> bool:
+    """Whether the last word of `surface` ends like a demonym of its script ("ایرانی", "भारतीय")."""
+    tokens = tokenize(surface)
+    if not tokens:
+        return False
+    last = tokens[-1].norm
+    return any(last.endswith(e) and len(last) > len(e) + 1 for e in _DEMONYM_ENDINGS.get(script_of(last), ()))
+
 
 @lru_cache(maxsize=262144)
 def variants(norm: str) -> tuple[Variant, ...]:

@@ -25,7 +25,7 @@ import numpy as np
 from claimstream.core.model import ModelLoadError
 
 # CoNLL/WikiANN tag types -> the labels used in Documents (spaCy's names).
-_TYPE_MAP = {"PER": "PERSON", "PERSON": "PERSON", "ORG": "ORG", "LOC": "LOC", "GPE": "GPE", "MISC": "MISC"}
+TYPE_MAP = {"PER": "PERSON", "PERSON": "PERSON", "ORG": "ORG", "LOC": "LOC", "GPE": "GPE", "MISC": "MISC"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ def decode_bio(
     def close() -> None:
         if current is not None:
             scores: list[float] = current[3]  # type: ignore[assignment]
-            label = _TYPE_MAP.get(str(current[2]), str(current[2]))
+            label = TYPE_MAP.get(str(current[2]), str(current[2]))
             spans.append(TaggedSpan(int(current[0]), int(current[1]), label, float(np.mean(scores))))
 
     for tag, score, (start, end) in zip(word_tags, word_scores, word_spans, strict=True):

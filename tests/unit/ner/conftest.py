@@ -7,6 +7,7 @@ from claimstream.core.settings import Settings
 from claimstream.ner.gazetteer import Gazetteer, load_gazetteer
 from claimstream.ner.kb import kb_paths
 from claimstream.ner.model import EntityModel, load, load_spacy
+from claimstream.ner.transformer import TransformerTagger
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +21,14 @@ def spacy_nlp():  # noqa: ANN201 - a spaCy Language
 
 
 @pytest.fixture(scope="session")
-def ner_model(gazetteer: Gazetteer, spacy_nlp) -> EntityModel:  # noqa: ANN001
-    return EntityModel(gazetteer, spacy_nlp)
+def transformer() -> TransformerTagger:
+    return TransformerTagger()
+
+
+@pytest.fixture(scope="session")
+def ner_model(gazetteer: Gazetteer, spacy_nlp, transformer: TransformerTagger) -> EntityModel:  # noqa: ANN001
+    """The stage's recognizers (the shipped e5 tagger, spaCy, the gazetteer) over the test's KB cache."""
+    return EntityModel(gazetteer, spacy_nlp, transformer=transformer)
 
 
 @pytest.fixture(scope="session")
