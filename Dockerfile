@@ -20,9 +20,13 @@ RUN if [ "$ONNXRUNTIME" = "gpu" ]; then \
 
 FROM python:3.11-slim-bookworm
 RUN useradd --create-home --uid 10001 claimstream \
- && mkdir -p /models /var/lib/claimstream \
+ && mkdir -p /models /var/lib/claimstream /opt/claimstream-models \
  && chown claimstream /models /var/lib/claimstream
 COPY --from=build /opt/venv /opt/venv
+# The e5 encoder and the NER tagger, built once from the bundled weights into the image
+# (read-only at run time), so no container builds them on start.
+ENV CLAIMSTREAM_ENCODER_CACHE=/opt/claimstream-models
+RUN /opt/venv/bin/claimstream build-models && chmod -R a+rX /opt/claimstream-models
 # In a container the metrics and gRPC ports must be reachable from outside it.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(VENV)/bin/claimstream build-models
 	touch $(STAMP)
 
 test: install
@@ -22,7 +23,7 @@ test: install
 demo: install
 	$(VENV)/bin/claimstream demo
 
-# Regenerate the committed protobuf/gRPC code (tests/unit/test_protos.py fails when it is stale).
+# Regenerate the committed protobuf/gRPC code (tests/unit/core/test_protos.py fails when it is stale).
 protos: install
 	$(PY) -m grpc_tools.protoc -I protos --python_out=services --pyi_out=services \
 		--grpc_python_out=services protos/claimstream/v1/*.proto
