@@ -1,7 +1,7 @@
 """Entity-level F1 of the shipped NER head on the ner-train dev splits, per language and per type.
 
     python tools/eval_ner.py results.json [--data ../shared/ner-train] [--limit 500] [--langs hi,fa]
-                             [--head-dir DIR] [--update-head]
+                             [--head-dir DIR] [--update-head] [--system tagger|stage|spacy|gazetteer]
 
 Each dev sentence's tokens are joined into a text as `tools/train_ner.py` does (one space
 between tokens; no space for character-tokenized data such as zh, detected from the data),
@@ -10,6 +10,11 @@ of the tokens it overlaps. A prediction counts when its token span and type equa
 entity's (exact match, CoNLL style). `--limit N` takes the first N sentences of each dev
 file (deterministic, so runs compare). Prints a markdown table and writes the figures as
 JSON; `--update-head` also stores them in the head's JSON description.
+
+`--system` scores something else on the same sentences: `stage` is the whole ner stage as
+services load it (tagger, spaCy on English, the gazetteer's safe names), `spacy` is spaCy
+alone, `gazetteer` the knowledge-base gazetteer alone; their labels map to the data's types
+(PERSON -> PER; GPE, LOC, FAC -> LOC; others are not scored).
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +78,53 @@ def count(gold: set[Span], pred: set[Span], into: dict[str, Counter]) -> None:
         into[kind]["fn"] += len(g - p)
 
 
+_TYPE_OF = {"PER": "PER", "PERSON": "PER", "ORG": "ORG", "LOC": "LOC", "GPE": "LOC", "FAC": "LOC"}
+
+
+@dataclass(frozen=True)
+class _Found:
+    start: int
+    end: int
+    label: str
+
+
+def _system(args: argparse.Namespace) -> tuple[Callable[[list[str], str], list[list[Any]]], Callable[[], Any]]:
+    """(tag texts of a language, describe) for the `--system` scored."""
+    if args.system == "tagger":
+        tagger = TransformerTagger(args.head_dir, args.cache_dir)
+        return (lambda texts, _lang: tagger.tag(texts)), (lambda: tagger.describe() | {"dev": None})
+    from claimstream.core.schema import Document
+    from claimstream.core.settings import Settings
+    from claimstream.ner.gazetteer import load_gazetteer
+    from claimstream.ner.kb import kb_paths
+    from claimstream.ner.model import EntityModel, load, load_spacy
+
+    settings = Settings()
+    if args.system == "spacy":
+        nlp = load_spacy(settings.ner_spacy_model)
+
+        def spacy_tag(texts: list[str], _lang: str) -> list[list[Any]]:
+            return [[_Found(e.start_char, e.end_char, _TYPE_OF[e.label_]) for e in d.ents if e.label_ in _TYPE_OF]
+                    for d in nlp.pipe(texts, batch_size=64)]
+
+        return spacy_tag, lambda: {"name": "spacy " + settings.ner_spacy_model}
+    model = load(settings) if args.system == "stage" else EntityModel(load_gazetteer(kb_paths("")))
+
+    def stage_tag(texts: list[str], lang: str) -> list[list[Any]]:
+        docs = []
+        for n, text in enumerate(texts):
+            doc = Document(id=str(n), text=text)
+            doc.language.code = lang
+            docs.append(doc)
+        out = []
+        for start in range(0, len(docs), 64):
+            for doc in model.predict(docs[start:start + 64]):
+                out.append([_Found(e.start, e.end, _TYPE_OF[e.label]) for e in doc.entities if e.label in _TYPE_OF])
+        return out
+
+    return stage_tag, lambda: {"name": model.model_name}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("json_out", type=Path, help="where to write the figures (JSON)")
@@ -81,9 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--head-dir", type=Path, default=None, help="head to evaluate (default: the shipped one)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="graph cache (default: the encoder's)")
     parser.add_argument("--update-head", action="store_true", help="store the figures in the head's JSON")
+    parser.add_argument("--system", choices=["tagger", "stage", "spacy", "gazetteer"], default="tagger",
+                        help="what to score (default: the transformer tagger alone)")
     args = parser.parse_args(argv)
 
-    tagger = TransformerTagger(args.head_dir, args.cache_dir)
+    tag_texts, describe = _system(args)
     results: dict[str, Any] = {"languages": {}, "limit": args.limit or None}
     totals: dict[str, Counter] = {k: Counter() for k in ("all", *TYPES)}
     started = time.perf_counter()
@@ -93,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.limit:
             sentences = sentences[: args.limit]
         joined = [join_words(s["tokens"], spaced) for s in sentences]
-        tagged = tagger.tag([text for text, _ in joined])
+        tagged = tag_texts([text for text, _ in joined], lang)
         counts: dict[str, Counter] = {k: Counter() for k in ("all", *TYPES)}
         for sentence, (_, word_spans), spans in zip(sentences, joined, tagged, strict=True):
             gold = gold_spans(sentence["tags"])
@@ -108,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     langs = results["languages"]
     results["macro_f1"] = round(sum(v["all"]["f1"] for v in langs.values()) / max(len(langs), 1), 4)
     results["seconds"] = round(time.perf_counter() - started, 1)
-    results["tagger"] = tagger.describe() | {"dev": None}
+    results["system"] = args.system
+    results["tagger"] = describe()
 
     print("| lang | sentences | P | R | F1 | PER F1 | ORG F1 | LOC F1 |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -119,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmacro F1 over languages: {results['macro_f1']:.3f}; {results['seconds']:.0f} s")
     args.json_out.parent.mkdir(parents=True, exist_ok=True)
     args.json_out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    if args.update_head:
+    if args.update_head and args.system == "tagger":
         path = (args.head_dir or HEAD_DIR) / CONFIG_FILE
         meta = json.loads(path.read_text(encoding="utf-8"))
         meta["dev"] = {"limit_per_lang": args.limit or None, "macro_f1": results["macro_f1"],

@@ -41,7 +41,8 @@ def test_english_document_gets_spacy_entities_linked(ner_model: EntityModel) -> 
     assert by_text["New Delhi"].canonical_name == "New Delhi"
     dates = [e for e in doc.entities if e.label == "DATE"]
     assert dates and dates[0].recognizer == "spacy" and not dates[0].canonical_id
-    assert set(by_text["Narendra Modi"].recognizer.split("+")) == {"e5", "gazetteer", "spacy"}  # all three agree
+    # On the source text spaCy gives what the e5 tagger does not tag (the DATE above), not names.
+    assert set(by_text["Narendra Modi"].recognizer.split("+")) == {"e5", "gazetteer"}
     assert all(e.found_in == Entity.SOURCE_TEXT for e in doc.entities)
 
 
