@@ -147,6 +147,10 @@ class Settings:
         "", "Directory of the PER/ORG/LOC head on the e5 encoder (fine-tuned top layers and classifier, "
         "tools/train_ner.py); empty: the one the package ships; `off`: no transformer tagger.", "ner"
     )
+    ner_max_tagged_chars: int = _setting(
+        100_000, "Characters of a text the taggers (e5, ONNX, spaCy) read, about 10 s of CPU; the rest of a longer "
+        "document gets the gazetteer's safe names only, and a log line says so.", "ner"
+    )
     ner_kb_paths: str = _setting(
         "", "Extra knowledge-base files (JSONL), comma-separated, loaded after the shipped one.", "ner"
     )

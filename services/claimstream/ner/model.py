@@ -24,6 +24,7 @@ entities get a fixed 0.8.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -39,6 +40,8 @@ from claimstream.ner.kb import KBEntity, KBError, kb_paths
 from claimstream.ner.normalize import has_demonym_ending
 from claimstream.ner.onnx_tagger import TYPE_MAP, OnnxTagger
 from claimstream.ner.transformer import TransformerTagger
+
+log = logging.getLogger(__name__)
 
 SPACY_CONFIDENCE = 0.8
 #: Longest text given to spaCy as one Doc (longer texts are chunked at sentence ends), and most
@@ -106,8 +109,11 @@ class EntityModel:
     service = "ner"
 
     def __init__(self, gazetteer: Gazetteer, nlp: Any | None = None, tagger: OnnxTagger | None = None,
-                 spacy_batch_size: int = 64, transformer: TransformerTagger | None = None) -> None:
+                 spacy_batch_size: int = 64, transformer: TransformerTagger | None = None,
+                 max_tagged_chars: int = 100_000) -> None:
         self.gazetteer = gazetteer
+        #: characters of a text the taggers (e5, ONNX, spaCy) read; the gazetteer reads all of it
+        self.max_tagged_chars = max_tagged_chars
         self.nlp = nlp
         self.tagger = tagger
         self.transformer = transformer
@@ -194,7 +200,9 @@ class EntityModel:
         # spaCy's memory grows with the text it holds at once (a 1,000,000-character text took 4 GB
         # whole): long texts go in chunks cut at sentence ends, and each `pipe` call gets at most
         # SPACY_BATCH_CHARS of text, so memory per batch is bounded whatever the documents.
-        jobs = [(i, field, offset, text[offset:end]) for i in live for field, text in _english_texts(batch[i])
+        heads = [(i, field, _head(text, self.max_tagged_chars))
+                 for i in live for field, text in _english_texts(batch[i])]
+        jobs = [(i, field, offset, text[offset:end]) for i, field, text in heads
                 for offset, end in chunk_spans(text, 0, len(text), SPACY_CHUNK_CHARS, _SENTENCE_BREAKS)]
         group: list[tuple[int, int, int, str]] = []
         size = 0
@@ -233,8 +241,13 @@ class EntityModel:
                     live: list[int], candidates: dict[tuple[int, int], list[_Candidate]],
                     results: list[Document | Rejection]) -> None:
         """A token-classification model on the source text of every live document, in any language."""
+        texts = [_head(batch[i].text, self.max_tagged_chars) for i in live]
+        for i, text in zip(live, texts, strict=True):
+            if len(text) < len(batch[i].text):
+                log.info("ner: document %s: the %s tagger reads its first %d of %d characters (ner_max_tagged_chars)",
+                         batch[i].id, name, len(text), len(batch[i].text))
         try:
-            tagged = tagger.tag([batch[i].text for i in live])
+            tagged = tagger.tag(texts)
         except Exception as exc:  # noqa: BLE001 - a failed model run rejects the batch's documents
             for i in live:
                 results[i] = Rejection("processing_error", f"ner/{name}: {type(exc).__name__}: {exc}"[:500])
@@ -305,6 +318,14 @@ class EntityModel:
                     ent.source_start, ent.source_end = match.start, match.end
 
 
+def _head(text: str, limit: int) -> str:
+    """The first `limit` characters of `text`, cut at the last space before the limit if there is one."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", limit // 2, limit)
+    return text[: cut if cut > 0 else limit]
+
+
 def _stands_alone(text: str, match: Match) -> bool:
     """Whether a knowledge-base name is an entity without a model's span for it.
 
@@ -361,4 +382,4 @@ def load(settings: Settings) -> EntityModel:
             settings.ner_head or None, threads=settings.inference_threads, provider=settings.provider,
             max_batch_tokens=settings.max_batch_tokens,
         )
-    return EntityModel(gazetteer, nlp, tagger, transformer=transformer)
+    return EntityModel(gazetteer, nlp, tagger, transformer=transformer, max_tagged_chars=settings.ner_max_tagged_chars)
