@@ -26,14 +26,17 @@ from benchmarks.harness import machine_note, print_table, save_results
 ROOT = Path(__file__).resolve().parents[1]
 
 _PROBE = r"""
-import importlib, json, resource, sys, time
+import importlib, json, sys, time
 sys.path.insert(0, sys.argv[3])
 from claimstream.core.schema import Document, document_from_dict
 from claimstream.core.settings import Settings
 from tests.fixtures.hostile import KINDS, hostile_text
 
 def rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, this process's own peak (ru_maxrss would include the parent's at fork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 
 stage, chars = sys.argv[1], int(sys.argv[2])
 model = importlib.import_module(f"claimstream.{stage}.model").load(Settings())
