@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from claimstream.core.broker import EmbeddedBroker, free_port, port_in_use
-from claimstream.core.launcher import LaunchError, LocalPipeline, readyz
+from claimstream.core.launcher import LaunchError, LocalPipeline, readyz, stop_process
 from claimstream.core.settings import Settings
 
 from tests.conftest import ROOT, collect, stream_settings
@@ -106,13 +106,7 @@ def up(tmp_path: Path) -> Iterator[Up]:
         running_up.wait_until(lambda: readyz("127.0.0.1", settings.metrics_port), "langid ready", timeout=120)
         yield running_up
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_process(process, signal.SIGINT, grace=60)
 
 
 def test_up_restarts_a_killed_service_and_the_broker_keeps_its_data(up: Up):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ import pytest
 from claimstream.cli import stream_services
 from claimstream.core.broker import free_port
 from claimstream.core.kafka import make_consumer
-from claimstream.core.launcher import LocalPipeline, readyz, service_env
+from claimstream.core.launcher import LocalPipeline, readyz, service_env, stop_process
 from claimstream.core.schema import ClaimGroup
 from claimstream.core.settings import ENV_PREFIX, Settings
 
@@ -284,13 +283,7 @@ def faults(fault_pipeline: FaultPipeline) -> Iterator[FaultPipeline]:
     fault_pipeline.heal()
     yield fault_pipeline
     for process in fault_pipeline.extra:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop_process(process)
 
 
 # --------------------------------------------------------------------------- claim groups

@@ -330,6 +330,18 @@ class LocalPipeline:
         self.stop()
 
 
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM, grace: float = 30.0) -> None:
+    """Signal `process` if it still runs and wait `grace` seconds for it; then kill it."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 def readyz(host: str, port: int, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(f"http://{host}:{port}/readyz", timeout=timeout) as response:
