@@ -49,37 +49,105 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tupl
     return out
 
 
+@dataclass(frozen=True)
+class _UnitTables:
+    pattern: regex.Pattern[str]
+    owner: dict[str, str]
+    symbols: dict[str, str]
+    cjk: dict[str, str]
+    head_units: frozenset[str]
+    function_words: frozenset[str]
+    clock: regex.Pattern[str]
+    ordinal_after: regex.Pattern[str]
+    ordinal_before: tuple[str, ...]
+    person: regex.Pattern[str]
+
+
+def _prefix_pattern(words: set[str]) -> regex.Pattern[str]:
+    alternation = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+    return regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + ")",
+                         regex.IGNORECASE)
+
+
 @cache
-def _unit_tables() -> tuple[regex.Pattern[str], dict[str, str], dict[str, str], dict[str, str]]:
+def _unit_tables() -> _UnitTables:
     data = load("units")
     owner: dict[str, str] = {}
     for unit, words in data["words"].items():
         for word in words:
             for form in spellings(word):
                 owner.setdefault(form, unit)
-    alternation = "|".join(regex.escape(w) for w in sorted(owner, key=len, reverse=True))
-    pattern = regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + ")",
-                            regex.IGNORECASE)
-    return pattern, owner, data["symbols_before"], data["cjk_after"]
+    clock = "|".join(regex.escape(w) for w in sorted(data["clock_after"], key=len, reverse=True))
+    ordinal = "|".join(regex.escape(w) for w in sorted(data["ordinal_after"], key=len, reverse=True))
+    return _UnitTables(
+        pattern=_prefix_pattern(set(owner)), owner=owner, symbols=data["symbols_before"], cjk=data["cjk_after"],
+        head_units=frozenset(data["head_units"]),
+        function_words=frozenset(f for w in data["function_words"] for f in spellings(w)),
+        clock=regex.compile(r"^(?::\d\d|[\s\u00a0]*(?:" + clock + r")(?![\p{L}\p{M}]))", regex.IGNORECASE),
+        ordinal_after=regex.compile(r"^(?:" + ordinal + r")(?![\p{L}\p{M}])", regex.IGNORECASE),
+        ordinal_before=tuple(w.lower() for w in data["ordinal_before"]),
+        person=_prefix_pattern({f for w in data["person_nouns"] for f in spellings(w)}),
+    )
+
+
+#: What a number's next words may be made of: a hyphen joins "10-year"; punctuation ends them.
+_NEXT_WORDS = regex.compile(r"(?:[-\s\u00a0]*[^\s\u00a0,.;:،؛।]+){1,3}")
+
+
+def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
+    """What the number counts, as (unit, word): the unit is people, troops, homes, a currency,
+    percent, magnitude, or a kind of number that is never a claim's value (places, duration,
+    things, distance, clock, ordinal), or '' when its words say nothing; the word is the
+    counted noun as written ("soldiers", "टीमें"), or ''.
+
+    Units of the number's own noun (things, distance) count only as its first word, or its
+    second after an adjective: "24 relief centres" counts centres, "killed 12 in a school" does not.
+    """
+    t = _unit_tables()
+    raw_before = text[max(0, number.start - 4) : number.start]
+    before = raw_before.rstrip().lower()
+    for symbol, unit in t.symbols.items():
+        if before.endswith(symbol):
+            return unit, symbol
+    if raw_before.endswith(":") and raw_before[-2:-1].isdigit():
+        return "clock", ""  # the minutes of 5:42
+    if before.endswith(t.ordinal_before) and number.kind == "numeral":
+        return "ordinal", ""
+    following = normalize_digits(text[number.end : number.end + 40])
+    if number.kind == "numeral":
+        if t.clock.match(following):
+            return "clock", ""
+        if t.ordinal_after.match(following):
+            return "ordinal", ""
+    stripped = following.lstrip(" \u00a0")
+    if stripped[:1] in t.cjk:
+        return t.cjk[stripped[:1]], stripped[:1]
+    words = _NEXT_WORDS.match(following)
+    if not words:
+        return "", ""
+    window = words.group(0)
+    spans = [(w.start(), w.end()) for w in regex.finditer(r"[^-\s\u00a0]+", window)]
+    for m in t.pattern.finditer(window):
+        unit = t.owner[m.group(0).lower()]
+        index = next((i for i, (s, e) in enumerate(spans) if s <= m.start() < e), len(spans))
+        if unit in t.head_units:
+            first = window[spans[0][0]:spans[0][1]].lower() if spans else ""
+            if index > 1 or (index == 1 and first in t.function_words):
+                continue
+        s, e = spans[index] if index < len(spans) else (m.start(), m.end())
+        return unit, window[s:e]
+    return "", ""
 
 
 def find_unit(text: str, number: NumberMention) -> str:
     """What the number counts: people, troops, usd, percent, places, duration, ... or ''."""
-    pattern, owner, symbols, cjk = _unit_tables()
-    before = text[max(0, number.start - 4) : number.start].rstrip().lower()
-    for symbol, unit in symbols.items():
-        if before.endswith(symbol):
-            return unit
-    following = normalize_digits(text[number.end : number.end + 40])
-    stripped = following.lstrip(" \u00a0")
-    if stripped[:1] in cjk:
-        return cjk[stripped[:1]]
-    # Within the next three words; a hyphen joins "10-year".
-    words = regex.match(r"(?:[-\s\u00a0]*[^\s\u00a0,.;:،؛।]+){1,3}", following)
-    if not words:
-        return ""
-    m = pattern.search(words.group(0))
-    return owner[m.group(0).lower()] if m else ""
+    return find_counted(text, number)[0]
+
+
+def counts_people(text: str, number: NumberMention) -> bool:
+    """Whether the words right after the number name people ("children", "मछुआरा", "pupils")."""
+    words = _NEXT_WORDS.match(normalize_digits(text[number.end : number.end + 40]))
+    return bool(words and _unit_tables().person.search(words.group(0)))
 
 
 @dataclass(frozen=True)

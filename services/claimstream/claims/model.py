@@ -40,11 +40,25 @@ from typing import Any
 import regex
 
 from claimstream.claims.dates import DateMention, find_dates
-from claimstream.claims.extract import entity_ref, find_attribution, find_unit, is_negated, split_sentences
+from claimstream.claims.extract import (
+    counts_people,
+    entity_ref,
+    find_attribution,
+    find_counted,
+    is_negated,
+    split_sentences,
+)
 from claimstream.claims.lexicons import load as load_lexicon
 from claimstream.claims.lexicons import spellings
 from claimstream.claims.numbers import NumberMention, find_numbers
-from claimstream.claims.predicates import NON_VALUE_UNITS, PredicateEmbedder, find_triggers, unit_fits, vocabulary
+from claimstream.claims.predicates import (
+    ABSTAIN,
+    NON_VALUE_UNITS,
+    PredicateEmbedder,
+    find_triggers,
+    unit_fits,
+    vocabulary,
+)
 from claimstream.claims.qualifiers import APPROX_TOLERANCE, qualify
 from claimstream.core.schema import Claim, Document, Entity, EntityRef, Quantity, Rejection, TimeSpan, Translation
 from claimstream.core.settings import Settings
@@ -54,12 +68,23 @@ log = logging.getLogger(__name__)
 #: How far (code points) a lexicon trigger may be from the number it names.
 TRIGGER_WINDOW = 90
 CLAUSE_PENALTY = 40
-_CLAUSE_BREAK = regex.compile(r"[,，;；、،؛]")
+_CLAUSE_BREAK = regex.compile(r"[,，;；、،؛—–]")
+_AND = regex.compile(r"(?<![\p{L}\p{M}])(?:and|as well as|و|اور|और|तथा|एवं|и|і|та|й|und|sowie|y|e|et|和|及|并)"
+                     r"(?![\p{L}\p{M}])", regex.IGNORECASE)
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP"})
 _UNIT_WORDS = {"people": "people", "troops": "troops", "homes": "homes", "usd": "US dollars",
-               "inr": "Indian rupees", "eur": "euros", "irr": "Iranian rials", "irt": "Iranian tomans",
-               "rub": "roubles", "percent": "percent", "magnitude": ""}
+               "inr": "Indian rupees", "pkr": "Pakistani rupees", "npr": "Nepalese rupees",
+               "lkr": "Sri Lankan rupees", "eur": "euros", "irr": "Iranian rials", "irt": "Iranian tomans",
+               "rub": "roubles", "uah": "hryvnias", "cny": "yuan", "aed": "dirhams", "gbp": "pounds",
+               "percent": "percent", "magnitude": ""}
+#: Rupees are the currency of several countries: the document's country says whose.
+_RUPEES = {"country:PK": "pkr", "country:NP": "npr", "country:LK": "lkr"}
+#: A trigger that is the counted noun itself ("5,000 troops") loses to a verb in the clause
+#: ("2,000 soldiers were killed"): the verb says what happened to what the number counts.
+NOUN_PENALTY = 45
+#: Each number or "and" word between a number and a trigger: "28 killed and 25 injured".
+BETWEEN_PENALTY = 35
 
 
 @dataclass
@@ -72,6 +97,7 @@ class _Candidate:
     confidence: float = 0.0
     number: NumberMention | None = None
     unit: str = ""
+    counted: str = ""  # the counted noun as written ("soldiers"), when the text names one
     date: DateMention | None = None
     context: str = ""  # text embedded when no lexicon trigger decides
     extra: dict[str, Any] = field(default_factory=dict)
@@ -148,6 +174,15 @@ class _TextFacts:
         countries = Counter(x.canonical_name for x in self.entities if x.canonical_id.startswith("country:"))
         return countries.most_common(1)[0][0] if countries else ""
 
+    @cached_property
+    def country_id(self) -> str:
+        """The document's country: the most mentioned one, subdivisions counting for theirs
+        (Punjab's ISO code PK-PB says Pakistan)."""
+        ids = Counter(("country:" + x.canonical_id.split(":", 1)[1].split("-")[0]) if x.canonical_id.startswith(
+            "subdivision:") else x.canonical_id for x in self.entities
+            if x.canonical_id.startswith(("country:", "subdivision:")))
+        return ids.most_common(1)[0][0] if ids else ""
+
 
 @cache
 def _lexicon_languages() -> frozenset[str]:
@@ -163,6 +198,24 @@ def _format_value(q: Quantity) -> str:
     return words.get(q.qualifier, "") + value
 
 
+def _overlaps(trigger: Any, number_end: int, counted: str, text: str) -> bool:
+    """Whether the trigger is the number's counted noun ("5,000 troops": troops)."""
+    at = text.find(counted, number_end, number_end + 60)
+    return at >= 0 and trigger.start < at + len(counted) and at < trigger.end
+
+
+def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
+    """Numbers that are no amount whatever their words say: a bare year (2024), an identifier
+    written without grouping ("Rescue 1122", "Flight 302" is caught by its size only when long),
+    and "one"/"a" unless it counts a person ("एक पुल" is a bridge, "एक मछुआरा" one fisherman)."""
+    surface = text[n.start:n.end]
+    if n.kind == "numeral" and unit == "" and surface.isdigit() and len(surface) >= 4 and n.value >= 1000:
+        return True  # 2024, 1122: written without a thousands separator, with no unit after it
+    if n.kind == "words" and n.value == 1:
+        return unit not in ("people", "troops") and not counts_people(text, n)
+    return False
+
+
 class ClaimModel:
     """Finds and normalizes claims; see the module docstring for the rules."""
 
@@ -171,6 +224,11 @@ class ClaimModel:
     def __init__(self, settings: Settings, embedder: PredicateEmbedder | None = None) -> None:
         self.settings = settings
         self.threshold = settings.claims_predicate_threshold
+        if settings.claims_predicate_fallback not in ("off", "embedding"):
+            raise ValueError(f"claims_predicate_fallback must be off or embedding, not "
+                             f"{settings.claims_predicate_fallback!r}")
+        #: Whether numbers no trigger binds go to the embedding classifier (else they abstain).
+        self.fallback = settings.claims_predicate_fallback == "embedding"
         self.embedder = embedder if embedder is not None else PredicateEmbedder(settings.inference_threads,
                                                                                   settings.provider)
         self.model_name = "lexicon+multilingual-e5-small-q4"
@@ -287,56 +345,62 @@ class ClaimModel:
         vocab = vocabulary()
         best_date = next((d for d in dates if not d.relative), dates[0] if dates else None)
         cands: list[_Candidate] = []
-        for i, n in enumerate(numbers):
-            unit = find_unit(text, n)
-            if unit in NON_VALUE_UNITS or (n.kind == "numeral" and unit == "" and 1800 <= n.value <= 2100
-                                           and text[n.start:n.end].isdigit()):
-                continue  # "15 districts", "10-year", a bare year
-            lo = numbers[i - 1].end if i else sent[0]
-            hi = numbers[i + 1].start if i + 1 < len(numbers) else sent[1]
-            cands.append(_Candidate(sent, number=n, unit=unit, date=best_date, context=text[lo:hi].strip()))
-        # Lexicon: each number takes the nearest fitting trigger, nearest pairs first.
-        pairs = []
-        for order, c in enumerate(cands):
+        for n in numbers:
+            unit, counted = find_counted(text, n)
+            if unit in NON_VALUE_UNITS or _not_an_amount(text, n, unit):
+                continue  # "15 districts", "40 drones", "9 am", "the 40th", a bare year, "a bridge"
+            cands.append(_Candidate(sent, number=n, unit=unit, counted=counted, date=best_date))
+        for i, c in enumerate(cands):
+            lo = cands[i - 1].number.end if i else sent[0]  # type: ignore[union-attr]
+            hi = cands[i + 1].number.start if i + 1 < len(cands) else sent[1]  # type: ignore[union-attr]
+            c.context = text[lo:hi].strip()
+        # Lexicon: each number takes the trigger that best governs it in its clause (nearest, same
+        # clause, no other number or "and" in between, a verb before the counted noun). One trigger
+        # may govern several numbers: "10 people, nine pupils and a teacher, died".
+        starts = [c.number.start for c in cands]  # type: ignore[union-attr]
+        for c in cands:
             assert c.number is not None
+            best: tuple[int, int] | None = None
             for t in triggers:
-                entry = vocab[t.predicate]
-                if entry["kind"] != "quantity" or not unit_fits(t.predicate, c.unit, c.number.value):
+                if t.kind != "abstain" and (vocab[t.predicate]["kind"] != "quantity"
+                                            or not unit_fits(t.predicate, c.unit, c.number.value)):
                     continue
                 gap = max(t.start - c.number.end, c.number.start - t.end, 0)
-                between = text[min(t.end, c.number.end) : max(t.start, c.number.start)]
-                if gap <= TRIGGER_WINDOW:
-                    # A trigger in the same clause beats a nearer one across a comma.
-                    gap += CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
-                    pairs.append((gap, order, t.start, c, t))
-        used_triggers: set[int] = set()
-        # Ties go by position in the text (the number, then the trigger), never by memory address,
-        # so the same document always gives the same claims.
-        for _, _, _, c, t in sorted(pairs, key=lambda p: p[:3]):
-            if c.predicate or id(t) in used_triggers:
-                continue
-            c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
-            used_triggers.add(id(t))
+                if gap > TRIGGER_WINDOW:
+                    continue
+                lo, hi = min(t.end, c.number.end), max(t.start, c.number.start)
+                between = text[lo:hi]
+                score = gap + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
+                score += BETWEEN_PENALTY * (len(_AND.findall(between))
+                                            + bisect.bisect_left(starts, hi) - bisect.bisect_right(starts, lo))
+                if t.kind == "weak" or (c.counted and _overlaps(t, c.number.end, c.counted, text)):
+                    score += NOUN_PENALTY
+                if best is None or (score, t.start) < best:
+                    best = (score, t.start)
+                    c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
+            if c.predicate == ABSTAIN:  # "1,100 people were rescued": counts nothing of the vocabulary
+                c.predicate, c.method, c.confidence, c.extra["abstained"] = "", "", 0.0, True
         # Numbers that count nothing recognisable stay out of the embedding batch.
-        cands = [c for c in cands if c.predicate or c.unit or (c.number and c.number.kind != "numeral")
-                 or c.number and c.number.value >= 10]
+        cands = [c for c in cands if c.predicate or (self.fallback and not c.extra.get("abstained") and (
+            c.unit or (c.number and c.number.kind != "numeral") or c.number and c.number.value >= 10))]
         # Events: a dated sentence with an event trigger.
         if best_date is not None:
-            events = [t for t in triggers if vocab[t.predicate]["kind"] == "event"]
+            events = [t for t in triggers if t.kind != "abstain" and vocab[t.predicate]["kind"] == "event"]
             if events:
                 cands.append(_Candidate(sent, predicate=events[0].predicate, method="lexicon", confidence=1.0,
                                         date=best_date))
                 return cands
-            if not any(c.predicate for c in cands) and lang not in _lexicon_languages():
+            if self.fallback and not any(c.predicate for c in cands) and lang not in _lexicon_languages():
                 # Embedding a dated sentence is the costliest step: only where no event lexicon exists.
                 cands.append(_Candidate(sent, date=best_date, context=text[sent[0]:sent[1]]))
                 return cands
         # Attributed statements: an action or event the sentence attributes to a source, with no
         # number or date ("North Korea has sent troops to Russia, South Korean intelligence said").
         sentence = text[sent[0]:sent[1]]
-        if (triggers and not any(c.predicate for c in cands) and not is_negated(sentence)
+        verbs = [t for t in triggers if t.kind == "verb"]
+        if (verbs and not any(c.predicate for c in cands) and not is_negated(sentence)
                 and find_attribution(sentence, sent[0], [])):
-            cands.append(_Candidate(sent, predicate=triggers[0].predicate, method="lexicon", confidence=1.0,
+            cands.append(_Candidate(sent, predicate=verbs[0].predicate, method="lexicon", confidence=1.0,
                                     date=best_date, extra={"statement": True}))
         return cands
 
@@ -364,9 +428,14 @@ class ClaimModel:
             claim.attribution.CopyFrom(attribution.ref)
         if c.number is not None:
             q = qualify(text, c.number, APPROX_TOLERANCE)
-            unit = c.unit if c.unit not in ("", "people") or entry["unit"] != "troops" else "troops"
-            claim.quantity.CopyFrom(Quantity(value=q.value, unit=unit or entry["unit"], qualifier=q.qualifier,
-                                             surface=text[q.start:q.end]))
+            if entry["unit"] in ("people", "troops"):
+                unit = entry["unit"]  # soldiers killed are people killed; the counted noun says soldiers
+            elif c.unit == "inr":
+                unit = _RUPEES.get(facts.country_id, "inr")
+            else:
+                unit = c.unit or entry["unit"]
+            claim.quantity.CopyFrom(Quantity(value=q.value, unit=unit, qualifier=q.qualifier,
+                                             surface=text[q.start:q.end], counted=c.counted))
             if q.lower is not None:
                 claim.quantity.lower = q.lower
             if q.upper is not None:

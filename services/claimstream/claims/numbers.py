@@ -19,12 +19,17 @@ Rules (the README's "numbers" table):
   "11 тыс.", "1,2 млн", "1.8万", "1만").
 - Number words: units and tens summed, hundreds and larger multiply ("twenty
   thousand", "बीस हज़ार", "بیست و پنج هزار").
+- Composite amounts are one number: a smaller group after a larger one adds ("8 ارب 26 کروڑ",
+  "۸ میلیارد و ۲۶۰ میلیون" = 8.26 billion), a larger multiplier after a group multiplies all
+  of it ("پانچ ہزار کروڑ" = 5,000 crore, "2 ہزار 3 سو ارب" = 2,300 billion). Groups join across
+  spaces and "and" words only, never across punctuation.
 - Vague amounts ("thousands of", "हज़ारों", "هزاران", "тысячи") become a range.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 
 import regex
@@ -130,6 +135,26 @@ class NumberMention:
         return text[self.start : self.end]
 
 
+def _combine(tokens: list[tuple[str, float]]) -> float:
+    """The value of a sequence of ("n", number) and ("m", multiplier) tokens, read the way the
+    languages read them: a hundred multiplies inside a group; a multiplier larger than any before
+    multiplies everything so far; a smaller one closes a lower group that adds."""
+    total, current, largest = Decimal(0), Decimal(0), Decimal(0)
+    for kind, value in tokens:
+        v = Decimal(repr(value))
+        if kind == "n":
+            current += v
+        elif v == 100:
+            current = max(current, Decimal(1)) * 100
+        elif v > largest:
+            total = (total + (current if current or total else Decimal(1))) * v
+            largest, current = v, Decimal(0)
+        else:
+            total += max(current, Decimal(1)) * v
+            current = Decimal(0)
+    return float(total + current)
+
+
 def _alternation(words: dict[str, float] | set[str] | list[str]) -> str:
     forms = sorted({f for w in words for f in spellings(w)}, key=len, reverse=True)
     return "|".join(regex.escape(f) for f in forms)
@@ -164,13 +189,16 @@ def _tables() -> dict[str, object]:
     )
     word_alt = boundary_l + "(?:" + _alternation(set(words) | word_mult) + ")" + boundary_r
     connectors = "|".join(regex.escape(c) for c in data["connectors"])
+    # What may stand between two groups of one composite amount: spaces, or an "and" word.
+    join_re = regex.compile(r"[ \u00a0]+(?:(?:" + "|".join(regex.escape(c) for c in data["connectors"] if c != "-")
+                            + r")[ \u00a0]+)?")
     words_re = regex.compile(
         word_alt + r"(?:(?:\s*-\s*|\s+(?:(?:" + connectors + r")\s+)?)" + word_alt + ")*", regex.IGNORECASE
     )
     vague_re = regex.compile(boundary_l + "(?:" + _alternation(set(vague)) + ")" + boundary_r, regex.IGNORECASE)
     return {
         "multipliers": multipliers, "words": words, "ambiguous": ambiguous, "vague": vague,
-        "mult_re": mult_re, "words_re": words_re, "vague_re": vague_re,
+        "mult_re": mult_re, "words_re": words_re, "vague_re": vague_re, "join_re": join_re,
     }
 
 
@@ -189,15 +217,56 @@ def _numeral_mentions(norm: str, lang: str) -> list[NumberMention]:
         # A numeral cut short ("2023 100": a year, then a count) resumes after the part used.
         pos = m.start() + used
         end = m.start() + used
-        mm = t["mult_re"].match(norm, end)  # type: ignore[attr-defined]
-        if mm:
-            word = (mm.group("cjk") or mm.group("word")).lower()
-            value *= t["multipliers"][word]  # type: ignore[index]
-            end = mm.end()
-            if word in _ABBREVIATIONS and norm[end : end + 1] == ".":
-                end += 1
+        multiplied = _multiplier_at(norm, end)
+        if multiplied is not None:
+            tokens = [("n", value), ("m", multiplied[0])]
+            end = multiplied[1]
+            while True:  # a composite amount: more groups, or a larger multiplier, follow
+                stacked = _multiplier_at(norm, end)
+                if stacked is not None:
+                    tokens.append(("m", stacked[0]))
+                    end = stacked[1]
+                    continue
+                group = _next_group(norm, end, lang)
+                if group is None:
+                    break
+                tokens.extend(group[0])
+                end = group[1]
+            value = _combine(tokens)
+            pos = max(pos, end)
         out.append(NumberMention(m.start(), end, value))
     return out
+
+
+def _multiplier_at(norm: str, pos: int) -> tuple[float, int] | None:
+    """The multiplier word right at `pos` (after at most one space) and where it ends."""
+    t = _tables()
+    mm = t["mult_re"].match(norm, pos)  # type: ignore[attr-defined]
+    if not mm:
+        return None
+    word = (mm.group("cjk") or mm.group("word")).lower()
+    end = mm.end()
+    if word in _ABBREVIATIONS and norm[end : end + 1] == ".":
+        end += 1
+    return t["multipliers"][word], end  # type: ignore[index]
+
+
+def _next_group(norm: str, pos: int, lang: str) -> tuple[list[tuple[str, float]], int] | None:
+    """A further group of a composite amount at `pos`: a numeral with its multiplier."""
+    t = _tables()
+    join = t["join_re"].match(norm, pos)  # type: ignore[attr-defined]
+    if not join:
+        return None
+    m = _NUMERAL.match(norm, join.end())
+    if not m or m.end() - m.start() > MAX_NUMERAL_CHARS:
+        return None
+    parsed = parse_numeral(m.group(0), lang)
+    if parsed is None or parsed[1] != m.end() - m.start():
+        return None
+    multiplied = _multiplier_at(norm, m.end())
+    if multiplied is None:
+        return None  # "12 million 30 people": a second number, not a part of the first
+    return [("n", parsed[0]), ("m", multiplied[0])], multiplied[1]
 
 
 def _word_mentions(norm: str) -> list[NumberMention]:
@@ -205,24 +274,24 @@ def _word_mentions(norm: str) -> list[NumberMention]:
     words: dict[str, float] = t["words"]  # type: ignore[assignment]
     multipliers: dict[str, float] = t["multipliers"]  # type: ignore[assignment]
     out = []
+    ambiguous: set[str] = t["ambiguous"]  # type: ignore[assignment]
     for m in t["words_re"].finditer(norm):  # type: ignore[attr-defined]
-        tokens = [w.lower() for w in regex.findall(r"[\p{L}\p{M}\u200c]+", m.group(0))]
-        tokens = [w for w in tokens if w in words or w in multipliers]
+        found = [(w.group(0).lower(), w.end()) for w in regex.finditer(r"[\p{L}\p{M}\u200c]+", m.group(0))]
+        found = [(w, e) for w, e in found if w in words or w in multipliers]
+        # An ambiguous word after the last multiplier is the other word ("۱۲ هزار واحد": units).
+        while found and found[-1][0] in ambiguous and found[-1][0] not in multipliers and len(found) > 1:
+            found.pop()
+        if not found:
+            continue
+        end = m.start() + found[-1][1]
+        tokens = [w for w, _ in found]
         if not any(w in words for w in tokens):
             continue  # a multiplier alone ("thousands") is vague or a unit, not a number
         has_mult = any(w in multipliers and w not in words for w in tokens)
         if not has_mult and all(w in t["ambiguous"] for w in tokens):  # type: ignore[operator]
             continue
-        total, current = 0.0, 0.0
-        for w in tokens:
-            if w in words:
-                current += words[w]
-            elif multipliers[w] == 100:
-                current = max(current, 1.0) * 100
-            else:
-                total += max(current, 1.0) * multipliers[w]
-                current = 0.0
-        out.append(NumberMention(m.start(), m.end(), total + current, kind="words"))
+        value = _combine([("n", words[w]) if w in words else ("m", multipliers[w]) for w in tokens])
+        out.append(NumberMention(m.start(), end, value, kind="words"))
     return out
 
 

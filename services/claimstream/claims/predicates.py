@@ -22,18 +22,28 @@ import regex
 
 from claimstream.claims.lexicons import load, spellings
 
-MONEY_UNITS = frozenset({"usd", "inr", "eur", "irr", "irt", "rub", "gbp"})
-# Units of numbers that are never a claim's value ("15 districts", "a 10-year deal").
-NON_VALUE_UNITS = frozenset({"places", "duration"})
+MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed"})
+# Units of numbers that are never a claim's value: "15 districts", "a 10-year deal", "40 drones",
+# "50 km", "9 am", "the 40th anniversary".
+NON_VALUE_UNITS = frozenset({"places", "duration", "things", "distance", "clock", "ordinal"})
 
 
 @dataclass(frozen=True)
 class Trigger:
-    """A lexicon word for a predicate, found in a sentence."""
+    """A lexicon word for a predicate, found in a sentence.
+
+    `kind` is "verb" (the word says what happened), "weak" (it only says an amount is a value:
+    "worth") or "abstain" (it makes a number count something outside the vocabulary: "rescued",
+    "a poll"; `predicate` is then "other").
+    """
 
     predicate: str
     start: int
     end: int
+    kind: str = "verb"
+
+
+ABSTAIN = "other"
 
 
 @cache
@@ -48,8 +58,8 @@ def unit_fits(predicate: str, unit: str, value: float) -> bool:
     wanted = vocabulary()[predicate]["unit"]
     if unit in NON_VALUE_UNITS:
         return False
-    if wanted == "people":
-        return unit in ("people", "") and value >= 1 and value == int(value)
+    if wanted == "people":  # soldiers are people too: "2,000 soldiers were killed"
+        return unit in ("people", "troops", "") and value >= 1 and value == int(value)
     if wanted == "troops":
         return unit in ("troops", "people", "") and value >= 1
     if wanted == "money":
@@ -62,23 +72,34 @@ def unit_fits(predicate: str, unit: str, value: float) -> bool:
 
 
 @cache
-def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, str]]:
-    owner: dict[str, str] = {}
+def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, tuple[str, str]]]:
+    owner: dict[str, tuple[str, str]] = {}
     for name, entry in vocabulary().items():
+        weak = {f for w in entry.get("weak", []) for f in spellings(w)}
         for words in entry["triggers"].values():
             for word in words:
                 for form in spellings(word):
-                    owner.setdefault(form, name)
+                    owner.setdefault(form, (name, "weak" if form in weak else "verb"))
+    for words in load("predicates")["abstain"].values():
+        for word in words:
+            for form in spellings(word):
+                owner.setdefault(form, (ABSTAIN, "abstain"))
     alternation = "|".join(regex.escape(w) for w in sorted(owner, key=len, reverse=True))
-    # Stems match word starts (inflection follows); CJK words match anywhere.
-    return regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + ")",
-                         regex.IGNORECASE), owner
+    # Stems match word starts (inflection follows); CJK words match anywhere; an Arabic word may
+    # carry the conjunction wa- or fa- ("وأصيب": and were injured).
+    return regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}])|(?<=(?<![\p{L}\p{M}])[وف]))(?:"
+                         + alternation + ")", regex.IGNORECASE), owner
 
 
 def find_triggers(sentence: str) -> list[Trigger]:
-    """Every lexicon trigger in `sentence`, in any supported language."""
+    """Every lexicon trigger (and abstention word) in `sentence`, in any supported language.
+    Matches do not overlap: the longest word at each place wins ("ums Leben gekommen", not "Leben")."""
     pattern, owner = _trigger_regex()
-    return [Trigger(owner[m.group(0).lower()], m.start(), m.end()) for m in pattern.finditer(sentence)]
+    out = []
+    for m in pattern.finditer(sentence):
+        predicate, kind = owner[m.group(0).lower()]
+        out.append(Trigger(predicate, m.start(), m.end(), kind))
+    return out
 
 
 class PredicateEmbedder:

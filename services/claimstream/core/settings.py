@@ -156,6 +156,10 @@ class Settings:
     )
 
     # --- claims -----------------------------------------------------------
+    claims_predicate_fallback: str = _setting(
+        "off", "What decides the predicate of a number no lexicon trigger binds: off (no claim: the number "
+        "abstains) or embedding (nearest prototype, at least claims_predicate_threshold).", "claims"
+    )
     claims_predicate_threshold: float = _setting(
         0.86, "Least cosine similarity for the embedding predicate fallback.", "claims"
     )

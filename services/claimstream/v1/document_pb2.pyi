@@ -148,20 +148,22 @@ class EntityRef(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Quantity(_message.Message):
-    __slots__ = ("value", "lower", "upper", "unit", "qualifier", "surface")
+    __slots__ = ("value", "lower", "upper", "unit", "qualifier", "surface", "counted")
     VALUE_FIELD_NUMBER: _ClassVar[int]
     LOWER_FIELD_NUMBER: _ClassVar[int]
     UPPER_FIELD_NUMBER: _ClassVar[int]
     UNIT_FIELD_NUMBER: _ClassVar[int]
     QUALIFIER_FIELD_NUMBER: _ClassVar[int]
     SURFACE_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
     value: float
     lower: float
     upper: float
     unit: str
     qualifier: str
     surface: str
-    def __init__(self, value: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ..., unit: _Optional[str] = ..., qualifier: _Optional[str] = ..., surface: _Optional[str] = ...) -> None: ...
+    counted: str
+    def __init__(self, value: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ..., unit: _Optional[str] = ..., qualifier: _Optional[str] = ..., surface: _Optional[str] = ..., counted: _Optional[str] = ...) -> None: ...
 
 class TimeSpan(_message.Message):
     __slots__ = ("start", "end", "precision", "surface")
@@ -246,7 +248,7 @@ class ClaimGroupMember(_message.Message):
     def __init__(self, doc_id: _Optional[str] = ..., language: _Optional[str] = ..., source: _Optional[str] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., also_in: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ClaimGroup(_message.Message):
-    __slots__ = ("key", "predicate", "subject", "object", "text", "claims", "doc_ids", "languages", "sources", "value_range", "conflict", "reason", "updated_at")
+    __slots__ = ("key", "predicate", "subject", "object", "text", "claims", "doc_ids", "languages", "sources", "value_range", "conflict", "reason", "updated_at", "timeline")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PREDICATE_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
@@ -260,6 +262,7 @@ class ClaimGroup(_message.Message):
     CONFLICT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
     key: str
     predicate: str
     subject: EntityRef
@@ -273,4 +276,5 @@ class ClaimGroup(_message.Message):
     conflict: bool
     reason: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, key: _Optional[str] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., text: _Optional[str] = ..., claims: _Optional[_Iterable[_Union[ClaimGroupMember, _Mapping]]] = ..., doc_ids: _Optional[_Iterable[str]] = ..., languages: _Optional[_Iterable[str]] = ..., sources: _Optional[_Iterable[str]] = ..., value_range: _Optional[_Union[Quantity, _Mapping]] = ..., conflict: _Optional[bool] = ..., reason: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    timeline: str
+    def __init__(self, key: _Optional[str] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., text: _Optional[str] = ..., claims: _Optional[_Iterable[_Union[ClaimGroupMember, _Mapping]]] = ..., doc_ids: _Optional[_Iterable[str]] = ..., languages: _Optional[_Iterable[str]] = ..., sources: _Optional[_Iterable[str]] = ..., value_range: _Optional[_Union[Quantity, _Mapping]] = ..., conflict: _Optional[bool] = ..., reason: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeline: _Optional[str] = ...) -> None: ...
