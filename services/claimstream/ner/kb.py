@@ -11,11 +11,14 @@ One JSON object per line (blank lines are skipped):
 - `name` (string): the canonical English name (`Entity.canonical_name`); required for a new id.
 - `aliases` (object): language code -> list of names; the English name is always an alias.
 - `country` (string, optional): ISO 3166 alpha-2 code of the country the entity belongs to.
+- `parent` (string, optional): the id of the entity this one lies in, one level up: the
+  first-level subdivision of a city (`"subdivision:IN-BR"` for Patna). Files written
+  before this field existed have none, and an entity without it has `parent == ""`.
 - `prior` (number, optional): which entity wins when two share an alias (higher wins;
   defaults by type: countries over cities over organisations over people).
 
 Later files extend earlier ones: an object whose `id` is already known adds its
-aliases to that entity and replaces `type`, `name`, `country` or `prior` where given.
+aliases to that entity and replaces `type`, `name`, `country`, `parent` or `prior` where given.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ LABELS = frozenset(
     {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "EVENT", "PRODUCT", "LAW", "LANGUAGE", "WORK_OF_ART", "MISC"}
 )
 _DEFAULT_PRIOR = {"GPE": 3.0, "LOC": 2.5, "ORG": 2.0, "NORP": 1.5, "PERSON": 1.0}
-_FIELDS = {"id", "type", "name", "aliases", "country", "prior"}
+_FIELDS = {"id", "type", "name", "aliases", "country", "parent", "prior"}
 
 
 class KBError(ValueError):
@@ -49,6 +52,8 @@ class KBEntity:
     aliases: dict[str, list[str]] = field(default_factory=dict)
     country: str = ""
     prior: float = 0.0
+    #: id of the entity one level up (a city's subdivision), "" when unknown
+    parent: str = ""
 
     def all_aliases(self) -> Iterable[tuple[str, str]]:
         """(language, alias) pairs, the English name first."""
@@ -75,9 +80,11 @@ def parse_line(path: Path, lineno: int, line: str) -> dict[str, object]:
         raise _fail(path, lineno, f"unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
     if not isinstance(obj.get("id"), str) or not obj["id"].strip():
         raise _fail(path, lineno, "'id' must be a non-empty string")
-    for key in ("type", "name", "country"):
+    for key in ("type", "name", "country", "parent"):
         if key in obj and not isinstance(obj[key], str):
             raise _fail(path, lineno, f"'{key}' must be a string")
+    if "parent" in obj and (not obj["parent"].strip() or obj["parent"] == obj["id"]):
+        raise _fail(path, lineno, "'parent' must be the id of another entity")
     if "type" in obj and obj["type"] not in LABELS:
         raise _fail(path, lineno, f"'type' {obj['type']!r} is not one of {sorted(LABELS)}")
     if "name" in obj and not str(obj["name"]).strip():
@@ -96,6 +103,7 @@ def parse_line(path: Path, lineno: int, line: str) -> dict[str, object]:
 def load_kb(paths: Iterable[str | Path]) -> dict[str, KBEntity]:
     """Read KB files in order into entities by id; raise `KBError` naming the file and line on bad input."""
     entities: dict[str, KBEntity] = {}
+    parent_set_at: dict[str, tuple[Path, int]] = {}  # entity id -> where its `parent` was last given
     for raw_path in paths:
         path = Path(raw_path)
         try:
@@ -109,7 +117,13 @@ def load_kb(paths: Iterable[str | Path]) -> dict[str, KBEntity]:
                 except UnicodeDecodeError as exc:
                     raise _fail(path, lineno, f"not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
                 if line.strip():
-                    _merge(entities, parse_line(path, lineno, line), path, lineno)
+                    obj = parse_line(path, lineno, line)
+                    _merge(entities, obj, path, lineno)
+                    if "parent" in obj:
+                        parent_set_at[str(obj["id"])] = (path, lineno)
+    for eid, (path, lineno) in parent_set_at.items():
+        if entities[eid].parent not in entities:
+            raise _fail(path, lineno, f"'parent' {entities[eid].parent!r} of {eid!r} is not an entity of the KB")
     return entities
 
 
@@ -128,6 +142,7 @@ def _merge(entities: dict[str, KBEntity], obj: dict[str, object], path: Path, li
             name=str(obj["name"]),
             aliases={lang: list(names) for lang, names in aliases.items()},
             country=str(obj.get("country", "")),
+            parent=str(obj.get("parent", "")),
             prior=float(prior) if prior is not None else _DEFAULT_PRIOR.get(label, 1.0),  # type: ignore[arg-type]
         )
         return
@@ -137,6 +152,8 @@ def _merge(entities: dict[str, KBEntity], obj: dict[str, object], path: Path, li
         current.name = str(obj["name"])
     if "country" in obj:
         current.country = str(obj["country"])
+    if "parent" in obj:
+        current.parent = str(obj["parent"])
     if "prior" in obj:
         current.prior = float(obj["prior"])  # type: ignore[arg-type]
     for lang, names in aliases.items():
