@@ -376,8 +376,10 @@ class _Scoring:
     """The matches of one run and the lookups every figure needs."""
 
     def __init__(self, gold: GoldSet, emitted: dict[str, list[EmittedClaim]], flagged: dict[str, str],
-                 tolerance: float) -> None:
+                 tolerance: float, disputed: dict[str, list[tuple[tuple[str, str], tuple[str, str]]]] | None = None,
+                 ) -> None:
         self.gold, self.flagged, self.tolerance = gold, flagged, tolerance
+        self.disputed = disputed or {}
         self.doc_lang = {d.id: d.lang for d in gold.documents}
         self.emitted = {d.id: list(emitted.get(d.id, [])) for d in gold.documents}
         self.matches = {d.id: match_document(d, self.emitted[d.id]) for d in gold.documents}
@@ -404,8 +406,14 @@ class _Scoring:
                    if x.doc_id != y.doc_id)
 
     def claimed_pairs(self, key: str) -> list[tuple[EmittedClaim, EmittedClaim]]:
-        """The member pairs of different documents whose values the group's flag calls incompatible."""
-        return [(x, y) for x, y in combinations(self.by_key.get(key, []), 2)
+        """The member pairs of different documents that the group's flag names as disputing each other
+        (`claims.groups.disputes`, what the reason says); without the stage's pairs, the members whose
+        values the stage's rule calls incompatible."""
+        members = self.by_key.get(key, [])
+        if key in self.disputed:
+            where = {(e.doc_id, e.surface): e for e in members}
+            return [(where[a], where[b]) for a, b in self.disputed[key] if a in where and b in where]
+        return [(x, y) for x, y in combinations(members, 2)
                 if x.doc_id != y.doc_id and _values_conflict(x, y, self.tolerance)]
 
     def genuine_contradiction(self, e: EmittedClaim) -> bool:
@@ -492,14 +500,16 @@ class _Scoring:
 
 
 def score(gold: GoldSet, emitted: dict[str, list[EmittedClaim]], flagged_groups: dict[str, str],
-          tolerance: float = 0.10, detected: dict[str, str] | None = None) -> dict[str, Any]:
+          tolerance: float = 0.10, detected: dict[str, str] | None = None,
+          disputed: dict[str, list[tuple[tuple[str, str], tuple[str, str]]]] | None = None) -> dict[str, Any]:
     """Every figure of the benchmark, per language and for all, and the lists behind them.
 
     `emitted`: doc id -> its emitted claims; `flagged_groups`: claim key -> reason, for the groups the
     stage flagged as conflicts; `tolerance`: the stage's conflict tolerance (to tell which member pairs
-    a flag calls incompatible); `detected`: doc id -> the language langid gave it (reported only).
+    a flag calls incompatible); `detected`: doc id -> the language langid gave it (reported only);
+    `disputed`: claim key -> the (doc id, surface) pairs of members the stage says dispute each other.
     """
-    run = _Scoring(gold, emitted, flagged_groups, tolerance)
+    run = _Scoring(gold, emitted, flagged_groups, tolerance, disputed)
     rows: dict[str, dict[str, Any]] = {}
     for lang in [*sorted({d.lang for d in gold.documents}), "all"]:
         docs = [d for d in gold.documents if lang in ("all", d.lang)]
@@ -604,18 +614,27 @@ class StageRun:
     tolerance: float  # claims_conflict_tolerance
     threshold: float  # claims_predicate_threshold
     unstable: list[str] = field(default_factory=list)  # documents whose claims changed in a second pass
+    # claim key -> the member pairs ((doc id, surface), (doc id, surface)) the stage says dispute each other
+    disputed: dict[str, list[tuple[tuple[str, str], tuple[str, str]]]] = field(default_factory=dict)
+    fallback: str = "off"  # claims_predicate_fallback
+
+
+def _member_surface(m: Any) -> str:
+    return str(m.quantity.surface if m.HasField("quantity") else m.time.surface)
 
 
 def run_stages(gold: GoldSet) -> StageRun:
     """The gold documents through langid, ner and claims in-process, as `claimstream enrich` runs them
     (batches of `max_batch`, the claim groups merged as each batch comes out)."""
+    from claimstream.claims.groups import disputes
     from claimstream.core.pipeline import Pipeline
     from claimstream.core.schema import Document, document_from_dict
     from claimstream.core.settings import Settings
 
     settings = Settings.load()
     pipeline = Pipeline.load(settings, stages=STAGES, progress=lambda s: print(f"loading {s}...", file=sys.stderr))
-    run = StageRun({}, {}, {}, settings.claims_conflict_tolerance, settings.claims_predicate_threshold)
+    run = StageRun({}, {}, {}, settings.claims_conflict_tolerance, settings.claims_predicate_threshold,
+                   fallback=settings.claims_predicate_fallback)
     claims_model = next(m for m in pipeline.models if m.service == "claims")
     try:
         for start in range(0, len(gold.documents), settings.max_batch):
@@ -638,33 +657,59 @@ def run_stages(gold: GoldSet) -> StageRun:
                 if isinstance(second, Document) and emitted_claims(second) != run.emitted[second.id]:
                     run.unstable.append(second.id)
         run.flagged = {group.key: group.reason for group in pipeline.groups.groups() if group.conflict}
+        for group in pipeline.groups.groups():
+            if group.conflict:
+                pairs = disputes(list(group.claims), group.predicate, settings.claims_conflict_tolerance)
+                run.disputed[group.key] = [((x.doc_id, _member_surface(x)), (y.doc_id, _member_surface(y)))
+                                           for x, y, _ in pairs]
     finally:
         pipeline.close()
     return run
 
 
+SETS = {
+    "dev": (GOLD_DOCUMENTS, GOLD_RELATIONS, RESULTS, "claims_gold.md"),
+    "heldout": (DATA / "claims_heldout.jsonl", DATA / "claims_heldout_relations.jsonl",
+                RESULTS.with_name("claims_quality_heldout.json"), "claims_heldout.md"),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--set", choices=sorted(SETS), default="dev",
+                        help="dev: the set the rules were developed on; heldout: the set scored only to report "
+                        "figures (never tuned on)")
     parser.add_argument("--limit", type=int, default=None, help="only the first N gold documents")
     parser.add_argument("--lang", default="", help="only documents of these gold languages (comma-separated)")
     args = parser.parse_args(argv)
     langs = [x.strip() for x in args.lang.split(",") if x.strip()]
-    gold = load_gold().select(args.limit, langs)
+    documents, relations, results, notes = SETS[args.set]
+    gold = load_gold(documents, relations).select(args.limit, langs)
     if not gold.documents:
         parser.error(f"no gold document in language(s) {args.lang!r}")
     started = time.perf_counter()
     run = run_stages(gold)
-    report = score(gold, run.emitted, run.flagged, run.tolerance, run.detected)
+    report = score(gold, run.emitted, run.flagged, run.tolerance, run.detected, run.disputed)
     report["unstable_documents"] = run.unstable
-    print(f"\nclaims quality: {len(gold.documents)} documents, {time.perf_counter() - started:.1f} s\n")
-    print(render_table(report))
+    print(f"\nclaims quality ({args.set}): {len(gold.documents)} documents, {time.perf_counter() - started:.1f} s\n")
+    table, summary = render_table(report), render_summary(report)
+    print(table)
     print()
-    print(render_summary(report))
+    print(summary)
     if args.limit is None and not langs:
-        settings = {"claims_conflict_tolerance": run.tolerance, "claims_predicate_threshold": run.threshold}
-        RESULTS.write_text(json.dumps({"stages": list(STAGES), "settings": settings, **report}, ensure_ascii=False,
-                                      indent=1) + "\n", encoding="utf-8")
-        print(f"\nwrote {RESULTS}")
+        settings = {"claims_conflict_tolerance": run.tolerance, "claims_predicate_threshold": run.threshold,
+                    "claims_predicate_fallback": run.fallback}
+        results.write_text(json.dumps({"stages": list(STAGES), "set": args.set, "settings": settings, **report},
+                                      ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        from benchmarks.harness import machine_note
+
+        label = "the development set" if args.set == "dev" else "the held-out set (never tuned on)"
+        note = (f"{machine_note()}. `python -m benchmarks.claims_quality --set {args.set}`: {label}, "
+                f"{len(gold.documents)} documents written for the benchmark (benchmarks/data/{notes}), "
+                f"langid + ner + claims in-process, no translation model, claims_predicate_fallback={run.fallback}.")
+        bullets = "\n".join(f"- {line}" for line in summary.splitlines())
+        results.with_suffix(".md").write_text(f"{table}\n\n{bullets}\n\n{note}\n", encoding="utf-8")
+        print(f"\nwrote {results} and {results.with_suffix('.md')}")
 
 
 if __name__ == "__main__":

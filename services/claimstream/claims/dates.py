@@ -198,6 +198,25 @@ def find_dates(text: str, lang: str, published: datetime | None) -> list[DateMen
     return sorted(taken, key=lambda d: d.start)
 
 
+_BARE_YEAR = regex.compile(r"(?<![\d.,:/-])(1[89]\d\d|20\d\d)(?![\d.,:/]\d|\d)")
+
+
+def find_past_years(text: str, published: datetime | None, taken: list[DateMention]) -> list[DateMention]:
+    """Bare years before the publication year ("in 1945, when about 4,000 were killed", "1945年"),
+    as year-long periods, outside the dates already found. A past event quoted in a report keeps its
+    own year; the publication year itself says nothing a claim does not already have."""
+    if published is None:
+        return []
+    norm = normalize_digits(text)
+    out = []
+    for m in _BARE_YEAR.finditer(norm):
+        year = int(m.group(1))
+        if year >= published.year or any(d.start < m.end() and m.start() < d.end for d in taken):
+            continue
+        out.append(DateMention(m.start(), m.end(), date(year, 1, 1), date(year, 12, 31), "year"))
+    return out
+
+
 def _mention(kind: str, m: regex.Match[str], lang: str, published: datetime | None, pub: date | None,
              t: dict[str, object]) -> DateMention | None:
     groups = m.groupdict()

@@ -182,6 +182,12 @@ def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
 
 
 @cache
+def _agent_markers() -> frozenset[str]:
+    table = load("predicates")["attribution"]["agent_markers"]
+    return frozenset(w for lang, ws in table.items() if not lang.startswith("_") for w in ws)
+
+
+@cache
 def _boundary_words() -> frozenset[str]:
     return frozenset(load("predicates")["attribution"]["boundary_words"])
 
@@ -208,7 +214,17 @@ def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attr
     if m is None:
         return None
     src_text = m.group("src")
+    digit = regex.search(r"\p{Nd}", src_text)
+    if digit is not None:  # "according to 14 ...": the source ends where a number or a date begins
+        src_text = src_text[: digit.start()]
+        if not src_text.strip():
+            return None
     if from_end:
+        # "X ने मंगलवार को बताया": the agent marker ends the source (X), the rest is when.
+        words = list(regex.finditer(r"\S+", src_text))
+        agent = next((w for w in words if w.group(0) in _agent_markers()), None)
+        if agent is not None and agent.start() > 0:
+            src_text = src_text[: agent.start()]
         # "in a deal that officials said": the source starts after the last clause boundary.
         words = list(regex.finditer(r"\S+", src_text))
         cut = [w.end() for w in words if w.group(0).lower() in _boundary_words()]

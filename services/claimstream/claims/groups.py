@@ -14,11 +14,23 @@ Rules:
   arrival order does not matter either: A then B gives the group B then A gives.
 - Value range: lower = least lower bound, upper = greatest upper bound (unset when
   some member is unbounded above), value = the median member value.
-- Conflict: two quantities conflict when their ranges do not overlap and the gap
-  is more than `tolerance` (relative to the larger bound): "about 20,000" (18,000 to
-  22,000) and "more than 35,000" conflict; "18,000" and "about 20,000" do not. Two
-  dates of a one-off event (agreement_signed, ...) conflict when their spans do not
-  overlap: 13 May vs 14 May does, "May 2024" vs 13 May does not.
+- Values: two quantities disagree when their ranges do not overlap and the gap is more
+  than `tolerance` (relative to the larger bound): "about 20,000" (18,000 to 22,000) and
+  "more than 35,000" do; "18,000" and "about 20,000" do not. Two dates of a one-off event
+  (agreement_signed, ...) disagree when their spans do not overlap: 13 May vs 14 May does,
+  "May 2024" vs 13 May does not. Only values of one unit are compared (a toll of soldiers
+  is not a toll of people).
+- Time: each member's as-of time is its document's publication time. Reports of a count that only grows (`CUMULATIVE`: tolls,
+  injured, displaced, arrested, homes, troops) are updates when a later one is larger:
+  384 on Monday and 832 on Wednesday is a rising toll, listed in the group's `timeline`,
+  not a conflict. They conflict when a later report is smaller than an earlier one, or when
+  both were published within `SIMULTANEOUS` of each other. Other
+  figures that change (missing, turnout, magnitude) conflict only when reported within
+  `SAME_TIME` of each other; amounts of money at any time.
+- Conflict: two members of different documents, each attributed to a source (not the same
+  linked one), that disagree under these rules; the reason names both sources, languages,
+  as-of dates and figures. An unattributed figure is never called a conflict. Two figures of one document are
+  the claim model's to judge (`Claim.contradiction`).
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ from __future__ import annotations
 import statistics
 import sys
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from claimstream.core.schema import Claim, ClaimGroup, ClaimGroupMember, Document, Quantity, TimeSpan, now_timestamp
@@ -33,6 +46,17 @@ from claimstream.core.text import printable
 
 #: Predicates whose date is the claim (a one-off event happens on one day).
 EVENT_PREDICATES = frozenset({"agreement_signed", "agreement_ratified", "withdrew_from", "diplomats_expelled"})
+#: Counts that only grow while an event's reports come in: a later, larger figure is an update.
+CUMULATIVE = frozenset({"people_killed", "people_injured", "people_displaced", "people_affected", "people_arrested",
+                        "homes_damaged", "troops_deployed"})
+#: Amounts that do not change with time: any two that disagree conflict.
+TIMELESS = frozenset({"deal_value", "investment_value", "aid_pledged"})
+#: How far apart two reports of a changing figure may be and still speak of one moment.
+SAME_TIME = timedelta(hours=12)
+#: Reports of a growing count this close are of one moment: a larger one is no update of the other.
+SIMULTANEOUS = timedelta(hours=1)
+#: Most entries of a group's timeline.
+TIMELINE_LENGTH = 8
 
 
 def _bounds(q: Quantity) -> tuple[float, float]:
@@ -98,26 +122,120 @@ def _summarize(group: ClaimGroup, tolerance: float) -> None:
         if max(uppers) != float("inf"):
             vr.upper = max(uppers)
         group.value_range.CopyFrom(vr)
+    disputed = disputes(members, group.predicate, tolerance)
+    reasons = [f"{_who(x)} said {_describe_member(x)}, {_who(y)} said {_describe_member(y)}"
+               f"{' later' if _as_of(y) > _as_of(x) else ''}: {why}" for x, y, why in disputed]
+    group.conflict = bool(reasons)
+    group.reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+    classes: dict[tuple[object, ...], list[ClaimGroupMember]] = {}
+    for m in members:
+        classes.setdefault(_value_signature(m), []).append(m)
+    group.timeline = _timeline(list(classes.values()), group.predicate)
+
+
+def disputes(members: list[ClaimGroupMember], predicate: str,
+             tolerance: float) -> list[tuple[ClaimGroupMember, ClaimGroupMember, str]]:
+    """The conflicts of a group: for each two figures that disagree, the first two members of different
+    documents whose reports dispute each other by the time rules (module docstring), earlier first,
+    with the reason their values cannot both be true."""
     # Compare distinct values, not every pair of members: a group that many documents repeat
     # has thousands of members but a handful of values, and this runs on every merge.
     classes: dict[tuple[object, ...], list[ClaimGroupMember]] = {}
     for m in members:
         classes.setdefault(_value_signature(m), []).append(m)
     values = list(classes.values())
-    reasons = []
+    out = []
     for i, class_a in enumerate(values):
         for class_b in values[i + 1 :]:
-            pair = _pair_from_two_documents(class_a, class_b)
-            if pair is None:
-                continue  # one document's own two values: contradictions within a document are the claim model's
-            a, b = pair
+            a, b = class_a[0], class_b[0]
             why = values_conflict(a.quantity if a.HasField("quantity") else None, a.time if a.HasField("time")
                                   else None, b.quantity if b.HasField("quantity") else None,
-                                  b.time if b.HasField("time") else None, tolerance, group.predicate)
-            if why:
-                reasons.append(f"{a.source or a.doc_id} ({a.language}) vs {b.source or b.doc_id} ({b.language}): {why}")
-    group.conflict = bool(reasons)
-    group.reason = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+                                  b.time if b.HasField("time") else None, tolerance, predicate)
+            if not why:
+                continue
+            pair = _disputing_pair(class_a, class_b, predicate)
+            if pair is None:
+                continue  # an update, reports of different moments, or one document's own two values
+            x, y = sorted(pair, key=_as_of)
+            out.append((x, y, why))
+    return out
+
+
+def as_of(m: ClaimGroupMember) -> datetime | None:
+    """When a member's figure holds: its document's publication time. (A date in the sentence is the
+    event's, "since the river burst its banks on 9 August", not the count's.)"""
+    if m.HasField("published_at"):
+        return m.published_at.ToDatetime(tzinfo=UTC)
+    return None
+
+
+def _as_of(m: ClaimGroupMember) -> datetime:
+    return as_of(m) or datetime.min.replace(tzinfo=UTC)
+
+
+def _disputing_pair(class_a: list[ClaimGroupMember], class_b: list[ClaimGroupMember],
+                    predicate: str) -> tuple[ClaimGroupMember, ClaimGroupMember] | None:
+    """Two members of different documents, one of each value class, whose disagreement is a conflict
+    by the time rules (module docstring), or None. Classes are small; members past the first 64 of a
+    class are not compared (their values are the class's)."""
+    if predicate in TIMELESS or predicate in EVENT_PREDICATES:
+        return _pair_from_two_documents(class_a, class_b)
+    low, high = (class_a, class_b) if _bounds(class_a[0].quantity)[0] < _bounds(class_b[0].quantity)[0] \
+        else (class_b, class_a)
+    for x in low[:64]:
+        for y in high[:64]:
+            if x.doc_id == y.doc_id or not _two_sources(x, y):
+                continue
+            tx, ty = as_of(x), as_of(y)
+            if tx is None or ty is None:
+                continue  # no time, no order: an update cannot be told from a dispute
+            if predicate in CUMULATIVE:
+                if tx > ty or abs(tx - ty) < SIMULTANEOUS:
+                    return y, x  # a count that only grows went down, or two figures for one moment
+            elif abs(tx - ty) <= SAME_TIME:
+                return x, y
+    return None
+
+
+def _two_sources(x: ClaimGroupMember, y: ClaimGroupMember) -> bool:
+    """Whether both figures are attributed, to sources that are not the same linked entity: a figure
+    nobody in the report vouches for is as likely a restated or rounded one as a dispute."""
+    if not (x.attribution.name or x.attribution.id) or not (y.attribution.name or y.attribution.id):
+        return False
+    return not (x.attribution.id and x.attribution.id == y.attribution.id)
+
+
+def _who(m: ClaimGroupMember) -> str:
+    when = _as_of(m)
+    said = f" per {m.attribution.name}" if m.attribution.name else ""
+    return f"{m.source or m.doc_id} ({m.language}, {when:%Y-%m-%d}{said})" if when.year > 1 else \
+        f"{m.source or m.doc_id} ({m.language}{said})"
+
+
+def _describe_member(m: ClaimGroupMember) -> str:
+    return _describe(m.quantity) if m.HasField("quantity") else (m.time.start or "?")
+
+
+def _timeline(values: list[list[ClaimGroupMember]], predicate: str) -> str:
+    """The group's figures in as-of order when later reports raise a count that grows (an update
+    history), else ''."""
+    if predicate not in CUMULATIVE:
+        return ""
+    points = sorted(((min(_as_of(m) for m in cls), cls) for cls in values if cls[0].HasField("quantity")),
+                    key=lambda p: p[0])
+    # One point per figure, at its first report ("about 10,000" from AP and from Der Spiegel).
+    firsts: dict[str, tuple[datetime, list[ClaimGroupMember]]] = {}
+    for when, cls in points:
+        firsts.setdefault(_describe(cls[0].quantity), (when, cls))
+    points = sorted(firsts.values(), key=lambda p: p[0])
+    if len(points) < 2 or points[0][0].year == 1:
+        return ""
+    rising = all(_bounds(b[1][0].quantity)[0] >= _bounds(a[1][0].quantity)[0] for a, b in zip(points, points[1:]))
+    if not rising:
+        return ""
+    parts = [f"{_describe(cls[0].quantity)} ({when:%Y-%m-%d}, {cls[0].source or cls[0].doc_id})"
+             for when, cls in points[:TIMELINE_LENGTH]]
+    return " -> ".join(parts) + (" -> ..." if len(points) > TIMELINE_LENGTH else "")
 
 
 def _value_signature(m: ClaimGroupMember) -> tuple[object, ...]:
@@ -289,6 +407,8 @@ def render_groups(groups: Iterable[ClaimGroup], color: bool | None = None, confl
             said = f" per {m.attribution.name}" if m.attribution.name else ""
             copies = f" (+{len(m.also_in)} republished)" if m.also_in else ""
             lines.append(p(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}{copies}"))
+        if group.timeline:
+            lines.append(f"  updates: {p(group.timeline)}")
         if group.conflict:
             lines.append(f"  {red}reason: {p(group.reason)}{reset}")
     return "\n".join(lines) + ("\n" if lines else "")

@@ -39,7 +39,7 @@ from typing import Any
 
 import regex
 
-from claimstream.claims.dates import DateMention, find_dates
+from claimstream.claims.dates import DateMention, find_dates, find_past_years
 from claimstream.claims.extract import (
     counts_people,
     entity_ref,
@@ -204,6 +204,27 @@ def _overlaps(trigger: Any, number_end: int, counted: str, text: str) -> bool:
     return at >= 0 and trigger.start < at + len(counted) and at < trigger.end
 
 
+_CLAUSE_SPLIT = regex.compile(r"[,;:—–،؛，；：]")
+
+
+def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
+                        others: Sequence[tuple[int, int]], entities: list[Entity]) -> Any:
+    """The source of a number: the attribution of its own clause, else of the nearest clause of its
+    sentence that holds no other number ("..., the interior ministry said, but a local rights group
+    said more than 100": the rights group's); None when only clauses about other numbers name one."""
+    bounds = [sent[0]] + [sent[0] + m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
+    clauses = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    own = next((i for i, (a, b) in enumerate(clauses) if a <= number.start < b), 0)
+    for i in sorted(range(len(clauses)), key=lambda j: (abs(j - own), j)):
+        a, b = clauses[i]
+        if i != own and any(a <= x < b for x, _ in others):
+            continue  # that clause speaks of another number
+        found = find_attribution(text[a:b], a, entities)
+        if found is not None:
+            return found
+    return None
+
+
 def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
     """Numbers that are no amount whatever their words say: a bare year (2024), an identifier
     written without grouping ("Rescue 1122", "Flight 302" is caught by its size only when long),
@@ -214,6 +235,71 @@ def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
     if n.kind == "words" and n.value == 1:
         return unit not in ("people", "troops") and not counts_people(text, n)
     return False
+
+
+@cache
+def _part_patterns() -> dict[str, regex.Pattern[str]]:
+    """(part|current, before|after) -> its pattern; see `_mark_parts`."""
+    data = load_lexicon("predicates")["part_cues"]
+    out = {}
+    for kind, table in (("part", data), ("current", data["current"])):
+        for side in ("before", "after"):
+            words = {f for ws in table[side].values() for w in ws for f in spellings(w)}
+            alternation = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+            if side == "before":
+                out[f"{kind}-before"] = regex.compile(r"(?<![\p{L}\p{M}])(?:" + alternation
+                                                      + r")(?![\p{L}\p{M}])[^,;.،؛।]{0,25}$", regex.IGNORECASE)
+            else:  # right after the number, or after its counted noun
+                out[f"{kind}-after"] = regex.compile(r"^[\s\u00a0]*(?:[\p{L}\p{M}\u200c]+[\s\u00a0]+)?(?:"
+                                                     + alternation + r")(?![\p{L}\p{M}])(?![\s\u00a0]+than)",
+                                                     regex.IGNORECASE)
+    return out
+
+
+def _mark_parts(text: str, cands: list[_Candidate]) -> None:
+    """Mark the numbers that are a part of a total, its own fact with its own key:
+    - a breakdown or an increment ("30 hurt, including 12 police officers", "21 of them
+      critically", "2 more died"): a cue word next to the number and a larger number of the same
+      predicate in the same sentence or earlier in the text;
+    - a count of people in a state now ("20 are still in hospital"): a cue word next to it."""
+    p = _part_patterns()
+    largest: dict[str, float] = {}
+    for c in cands:
+        if c.number is None or not c.predicate:
+            continue
+        n = c.number
+        before, after = text[max(c.sent[0], n.start - 40):n.start], text[n.end:n.end + 30]
+        if p["current-before"].search(before) or p["current-after"].match(after):
+            c.extra["part"] = True
+        elif p["part-before"].search(before) or p["part-after"].match(after):
+            same_sentence = [o.number.value for o in cands if o is not c and o.number is not None
+                             and o.sent == c.sent and o.predicate == c.predicate]
+            if max([largest.get(c.predicate, 0.0), *same_sentence]) > n.value:
+                c.extra["part"] = True
+        largest[c.predicate] = max(largest.get(c.predicate, 0.0), n.value)
+
+
+@cache
+def _kb_countries() -> dict[str, str]:
+    """Knowledge-base id -> the id of its country (country:XX), for places below country level."""
+    from claimstream.ner.kb import kb_paths, load_kb
+
+    try:
+        entities = load_kb(kb_paths(""))
+    except Exception:  # noqa: BLE001 — the ner stage reports a broken KB; claims then key by id prefix
+        log.exception("claims: knowledge base unreadable; places key by their own id")
+        return {}
+    return {i: f"country:{e.country}" for i, e in entities.items() if e.country and not i.startswith("country:")}
+
+
+def place_country(canonical_id: str) -> str:
+    """The country of a linked place: itself for a country, ISO 3166-2's prefix for a subdivision,
+    the knowledge base's country for a city; '' when unknown."""
+    if canonical_id.startswith("country:"):
+        return canonical_id
+    if canonical_id.startswith("subdivision:"):
+        return "country:" + canonical_id.split(":", 1)[1].split("-")[0]
+    return _kb_countries().get(canonical_id, "")
 
 
 class ClaimModel:
@@ -334,23 +420,30 @@ class ClaimModel:
         numbers = find_numbers(text, lang, exclude=date_spans)
         triggers = find_triggers(text)
         out: list[_Candidate] = []
-        spans = [_Spans(found) for found in (numbers, triggers, dates)]
+        spans = [_Spans(found) for found in (numbers, triggers, dates, find_past_years(text, published, dates))]
         for s, e in split_sentences(text):
-            sent_numbers, sent_triggers, sent_dates = (found.within(s, e) for found in spans)
-            out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang))
+            sent_numbers, sent_triggers, sent_dates, past_years = (found.within(s, e) for found in spans)
+            out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang,
+                                                 past_years))
+        _mark_parts(text, out)
         return out
 
     def _sentence_candidates(self, text: str, sent: tuple[int, int], numbers: list[NumberMention],
-                             triggers: list[Any], dates: list[DateMention], lang: str) -> list[_Candidate]:
+                             triggers: list[Any], dates: list[DateMention], lang: str,
+                             past_years: Sequence[DateMention] = ()) -> list[_Candidate]:
         vocab = vocabulary()
         best_date = next((d for d in dates if not d.relative), dates[0] if dates else None)
+        # A number in a sentence that names only a past year is of that year ("in 1945, about 4,000").
+        number_date = best_date or (past_years[0] if past_years else None)
         cands: list[_Candidate] = []
         for n in numbers:
             unit, counted = find_counted(text, n)
             if unit in NON_VALUE_UNITS or _not_an_amount(text, n, unit):
                 continue  # "15 districts", "40 drones", "9 am", "the 40th", a bare year, "a bridge"
-            cands.append(_Candidate(sent, number=n, unit=unit, counted=counted, date=best_date))
+            cands.append(_Candidate(sent, number=n, unit=unit, counted=counted, date=number_date))
+        spans_of_numbers = tuple((n.start, n.end) for n in numbers)
         for i, c in enumerate(cands):
+            c.extra["others"] = tuple(x for x in spans_of_numbers if x != (c.number.start, c.number.end))  # type: ignore[union-attr]
             lo = cands[i - 1].number.end if i else sent[0]  # type: ignore[union-attr]
             hi = cands[i + 1].number.start if i + 1 < len(cands) else sent[1]  # type: ignore[union-attr]
             c.context = text[lo:hi].strip()
@@ -423,13 +516,17 @@ class ClaimModel:
             claim.start, claim.end = -1, -1
             claim.found_in = Entity.Field.TRANSLATED_TEXT
         sent_entities = facts.within(s, e)
-        attribution = find_attribution(sentence, s, sent_entities)
+        if c.number is not None:
+            attribution = _clause_attribution(text, c.sent, c.number, c.extra.get("others", ()), sent_entities)
+        else:
+            attribution = find_attribution(sentence, s, sent_entities)
         if attribution is not None:
             claim.attribution.CopyFrom(attribution.ref)
         if c.number is not None:
             q = qualify(text, c.number, APPROX_TOLERANCE)
             if entry["unit"] in ("people", "troops"):
-                unit = entry["unit"]  # soldiers killed are people killed; the counted noun says soldiers
+                # "2,000 soldiers were killed" counts troops: it is never compared with a toll of people.
+                unit = "troops" if c.unit == "troops" else entry["unit"]
             elif c.unit == "inr":
                 unit = _RUPEES.get(facts.country_id, "inr")
             else:
@@ -446,16 +543,23 @@ class ClaimModel:
                                          surface=text[c.date.start:c.date.end]))
         attribution_span = (attribution.start, attribution.end) if attribution else (0, 0)
         self._roles(claim, entry, c, sent_entities, facts, attribution_span)
-        # The year separates recurring events (the 2024 and 2025 monsoon floods); a finer period
-        # would split one event's reports at a month boundary and hide the date conflicts we flag.
+        # The event's month separates two incidents of one kind in one country and year (the Quetta
+        # blast in February, the Peshawar blast in September); a past event quoted in a factbox keeps
+        # its own year ("in 1945 a tsunami killed about 4,000").
         if c.date is not None:
-            period = claim.time.start[:4]
+            period = claim.time.start[:7] if c.date.precision in ("day", "month") else claim.time.start[:4]
         elif doc.HasField("published_at"):
-            period = doc.published_at.ToDatetime().strftime("%Y")
+            period = doc.published_at.ToDatetime().strftime("%Y-%m")
         else:
             period = ""
-        claim.key = "|".join([c.predicate, claim.subject.id or claim.subject.name.lower(),
-                              claim.object.id or claim.object.name.lower(), period])
+        if not (claim.subject.id or claim.subject.name or claim.object.id or claim.object.name):
+            # No party named: nothing ties this claim to another document's; its key is its own.
+            claim.subject.id = f"#{doc.id}"
+        parts = [c.predicate, claim.subject.id or claim.subject.name.lower(),
+                 claim.object.id or claim.object.name.lower(), period]
+        if c.extra.get("part"):
+            parts.append("part")  # "including 12 police officers": a part of the total, its own fact
+        claim.key = "|".join(parts)
         claim.text = _normalized_text(claim, entry)
         return claim
 
@@ -477,7 +581,13 @@ class ClaimModel:
                 title = f"{name} in {label}"
             else:
                 title = name or (f"An event in {label}" if label else "An event")
-            claim.subject.CopyFrom(EntityRef(id=f"{kind or 'event'}@{where_ref.id or where.lower()}", name=title))
+            # The key names the event's country: reports link the same event's place at different
+            # levels (Hormozgan, Bandar Abbas, Iran), but agree on its country.
+            country_id = place_country(where_ref.id) or facts.country_id
+            claim.subject.CopyFrom(EntityRef(id=f"{kind or 'event'}@{country_id or where.lower()}", name=title))
+            if not (country_id or where):
+                # Nowhere named: nothing ties this report to another one's event; its key is its own.
+                claim.subject.id += f"#{claim.doc_id}"
         elif rule == "actor":
             actors = [x for x in outside if x.label in _ACTOR_LABELS]
             objects = [x for x in actors if self._is_object(text, x)]
@@ -593,14 +703,23 @@ def _merge_translation(source: list[Claim], translated: list[Claim]) -> list[Cla
     return source + [c for c in translated if (c.predicate, round(c.quantity.value, 6), c.time.start) not in seen]
 
 
+def _different_sources(a: Claim, b: Claim) -> bool:
+    """Whether two claims are attributed to two different named sources ("Moscow says about 13,000;
+    Ukraine's border guard says more than 30,000")."""
+    def source(c: Claim) -> str:
+        return c.attribution.id or c.attribution.name.casefold().strip()
+    return bool(source(a) and source(b) and source(a) != source(b))
+
+
 def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
-    """Mark claims of one document that share a key but whose values cannot all be true."""
+    """Mark claims of one document that share a key, come from two named sources, and whose values
+    cannot both be true."""
     from claimstream.claims.groups import values_conflict
 
     for i, a in enumerate(claims):
         for b in claims[i + 1 :]:
-            if a.key != b.key:
-                continue
+            if a.key != b.key or not _different_sources(a, b):
+                continue  # one source's two figures are a breakdown, an update or a recap, not a dispute
             why = values_conflict(a.quantity if a.HasField("quantity") else None, a.time if a.HasField("time")
                                   else None, b.quantity if b.HasField("quantity") else None,
                                   b.time if b.HasField("time") else None, tolerance, a.predicate)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from claimstream.claims.groups import ClaimGroups, merge_claim, render_groups
 from claimstream.core.schema import Claim, ClaimGroup, Document, Quantity, TimeSpan, to_json
 
-KEY = "people_displaced|flood@subdivision:IN-AS||2024"
+KEY = "people_displaced|flood@country:IN||2024-07"
 
 
 def _doc(doc_id: str, source: str, claims: list[Claim]) -> Document:
