@@ -353,7 +353,7 @@ _TYPE_WORDS = {"province", "state", "region", "oblast", "governorate", "prefectu
                "county", "autonomous", "municipality", "city", "of", "the", "sheng", "shi", "zizhiqu", "territory",
                "capital", "national", "federal", "republic", "oblast'", "oblasti", "voivodeship", "division",
                "wilaya", "wilayah", "muhafazat", "ostan", "daerah", "estado", "provincia", "departamento", "kray",
-               "krai", "respublika", "special", "administrative", "metropolitan", "autonomous"}
+               "krai", "respublika", "special", "administrative", "metropolitan"}
 
 
 def _key(name: str) -> str:
@@ -374,8 +374,8 @@ def refresh_admin1(geocode_gz: Path) -> int:
     import pycountry
 
     rows = json.loads(gzip.open(geocode_gz).read())
-    state_of = {(r["country_code"], r["city"], round(r["latitude"], 2), round(r["longitude"], 2)): r.get("state", "")
-                for r in rows}
+    state_of = {(r["country_code"], r["city"], round(r["latitude"], 2), round(r["longitude"], 2)):
+                r.get("state", "") for r in rows}
     cities, _countries = _geonames_cities()
     votes: dict[tuple[str, str], dict[str, int]] = {}
     for c in cities:
@@ -387,7 +387,8 @@ def refresh_admin1(geocode_gz: Path) -> int:
     for sub in pycountry.subdivisions:
         if not sub.parent_code:
             top.setdefault(sub.country_code, []).append(sub)
-    lines = ["# country\tGeoNames admin1 code\tISO 3166-2 code\tGeoNames admin1 name (tools/build_kb.py --refresh-sources)"]
+    lines = ["# country\tGeoNames admin1 code\tISO 3166-2 code\tGeoNames admin1 name"
+             " (tools/build_kb.py --refresh-sources)"]
     for (cc, admin1), box in sorted(votes.items()):
         state = max(box, key=lambda s: (box[s], s))
         subs = top.get(cc, [])

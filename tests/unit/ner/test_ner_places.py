@@ -21,7 +21,8 @@ def _write(path: Path, *objects: dict) -> Path:
 def test_parent_is_read_and_defaults_to_empty(tmp_path: Path) -> None:
     kb = load_kb([_write(tmp_path / "a.jsonl",
                          {"id": "subdivision:XX-A", "type": "GPE", "name": "Aland", "country": "XX"},
-                         {"id": "city:1", "type": "GPE", "name": "Acity", "country": "XX", "parent": "subdivision:XX-A"})])
+                         {"id": "city:1", "type": "GPE", "name": "Acity", "country": "XX",
+                          "parent": "subdivision:XX-A"})])
     assert kb["city:1"].parent == "subdivision:XX-A"
     assert kb["subdivision:XX-A"].parent == ""
 
