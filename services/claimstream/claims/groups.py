@@ -230,6 +230,8 @@ def _timeline(values: list[list[ClaimGroupMember]], predicate: str) -> str:
     points = sorted(firsts.values(), key=lambda p: p[0])
     if len(points) < 2 or points[0][0].year == 1:
         return ""
+    if any(b[0] - a[0] < SIMULTANEOUS for a, b in zip(points, points[1:])):
+        return ""  # two figures for one moment: no update history
     rising = all(_bounds(b[1][0].quantity)[0] >= _bounds(a[1][0].quantity)[0] for a, b in zip(points, points[1:]))
     if not rising:
         return ""

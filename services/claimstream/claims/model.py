@@ -666,6 +666,8 @@ def _names_who_or_where(claim: Claim) -> bool:
     """Whether the claim's key names its subject or object (an event: its place)."""
     subject = claim.subject.id or claim.subject.name
     obj = claim.object.id or claim.object.name
+    if "#" in subject:  # a key of its own document only: nowhere or no one named
+        subject = ""
     return bool(obj or (subject and not subject.endswith("@")))
 
 

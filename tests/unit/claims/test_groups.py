@@ -19,14 +19,17 @@ def _doc(doc_id: str, source: str, claims: list[Claim]) -> Document:
 
 
 def _claim(value: float, qualifier: str, lower: float | None, upper: float | None, lang: str,
-           start: int = 0, key: str = KEY, predicate: str = "people_displaced") -> Claim:
+           start: int = 0, key: str = KEY, predicate: str = "people_displaced", said: str = "officials") -> Claim:
     q = Quantity(value=value, unit="people", qualifier=qualifier)
     if lower is not None:
         q.lower = lower
     if upper is not None:
         q.upper = upper
-    return Claim(key=key, predicate=predicate, quantity=q, language=lang, start=start, end=start + 50,
-                 source_text="...", text="Floods in Assam (India) displaced people")
+    claim = Claim(key=key, predicate=predicate, quantity=q, language=lang, start=start, end=start + 50,
+                  source_text="...", text="Floods in Assam (India) displaced people")
+    if said:
+        claim.attribution.name = said
+    return claim
 
 
 def test_overlapping_values_group_without_conflict() -> None:
@@ -50,6 +53,51 @@ def test_ranges_that_cannot_both_be_true_conflict_with_a_reason() -> None:
     assert group.conflict
     assert "Dainik" in group.reason and "Amar Ujala" in group.reason and "more than 35,000" in group.reason
     assert not group.value_range.HasField("upper")  # one member is unbounded above
+
+
+def _at(doc: Document, day: int, hour: int = 9) -> Document:
+    doc.published_at.FromDatetime(datetime(2024, 7, day, hour, tzinfo=UTC))
+    return doc
+
+
+def test_a_count_that_rises_over_days_is_an_update_with_a_timeline_not_a_conflict() -> None:
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_at(_doc("hi-1", "Dainik", [_claim(12, "exact", 12, 12, "hi")]), 5))
+    store.merge_document(_at(_doc("fa-1", "IRNA", [_claim(17, "exact", 17, 17, "fa")]), 7))
+    store.merge_document(_at(_doc("en-1", "Reuters", [_claim(14, "exact", 14, 14, "en")]), 6))
+    group = store[KEY]
+    assert not group.conflict and group.reason == ""
+    assert group.timeline == "12 (2024-07-05, Dainik) -> 14 (2024-07-06, Reuters) -> 17 (2024-07-07, IRNA)"
+    assert "updates: 12 (2024-07-05, Dainik)" in render_groups([group], color=False)
+
+
+def test_a_later_smaller_count_from_another_source_is_a_conflict_naming_both() -> None:
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_at(_doc("en-1", "Relief Wire", [_claim(35000, "more_than", 35000, None, "en",
+                                                                 said="the Red Cross")]), 5))
+    store.merge_document(_at(_doc("fa-1", "IRNA", [_claim(20000, "approx", 18000, 22000, "fa",
+                                                          said="local officials")]), 6))
+    group = store[KEY]
+    assert group.conflict and group.timeline == ""
+    assert group.reason.startswith("Relief Wire (en, 2024-07-05 per the Red Cross) said more than 35,000, "
+                                   "IRNA (fa, 2024-07-06 per local officials) said about 20,000 later")
+
+
+def test_figures_nobody_vouches_for_are_never_a_conflict() -> None:
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_doc("en-1", "A", [_claim(35000, "more_than", 35000, None, "en", said="")]))
+    store.merge_document(_doc("fa-1", "B", [_claim(20000, "approx", 18000, 22000, "fa")]))
+    assert not store[KEY].conflict
+
+
+def test_figures_of_one_linked_source_are_not_a_conflict_between_sources() -> None:
+    a = _claim(35000, "more_than", 35000, None, "en")
+    b = _claim(20000, "approx", 18000, 22000, "fa")
+    a.attribution.id = b.attribution.id = "org:ifrc"
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_doc("en-1", "A", [a]))
+    store.merge_document(_doc("fa-1", "B", [b]))
+    assert not store[KEY].conflict
 
 
 def test_tolerance_decides_small_gaps() -> None:
