@@ -15,12 +15,29 @@ import hashlib
 import os
 import pickle
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from claimstream.ner.kb import KBEntity, load_kb
-from claimstream.ner.normalize import NORMALIZER_VERSION, Token, is_char_script, script_of, tokenize, variants
+from claimstream.ner.normalize import (
+    NORMALIZER_VERSION,
+    Token,
+    has_demonym_ending,
+    is_char_script,
+    script_of,
+    tokenize,
+    variants,
+)
+from claimstream.ner.place_variants import (
+    PLACE_LABELS,
+    Candidate,
+    arabic_forms,
+    load_place_words,
+    slavic_forms,
+    strip_particles,
+    strip_type_words,
+)
 
 _TERMINAL = "\x00"  # trie key of the payload; never a token
 
@@ -132,8 +149,12 @@ class Gazetteer:
                 i = match[1]
         return found
 
-    def _longest(self, text: str, tokens: Sequence[Token], i: int) -> tuple[Match, int] | None:
-        """The best match starting at token `i`, and the index of the token after it."""
+    def _longest(self, text: str, tokens: Sequence[Token], i: int,
+                 accept: Callable[[KBEntity], bool] | None = None) -> tuple[Match, int] | None:
+        """The best match starting at token `i`, and the index of the token after it.
+
+        `accept`, when given, limits which entities of a name may be chosen.
+        """
         first = tokens[i]
         # (trie node, next token index, variants used, characters skipped at the front)
         frontier: list[tuple[dict, int, int, int]] = []
@@ -155,7 +176,8 @@ class Gazetteer:
                 chosen = None
                 for index, policy in payload:
                     entity = self.entities[index]
-                    if _case_ok(policy, surface) and (chosen is None or entity.prior > chosen.prior):
+                    if (_case_ok(policy, surface) and (accept is None or accept(entity))
+                            and (chosen is None or entity.prior > chosen.prior)):
                         chosen = entity
                 if chosen is not None:
                     rank = (j - i, -used, chosen.prior)
@@ -206,9 +228,78 @@ class Gazetteer:
         if not tokens:
             return None
         match = self._longest(surface, tokens, 0)
-        if match is None or match[1] != len(tokens) or match[0].entity.label not in allowed:
+        if match is not None and match[1] == len(tokens) and match[0].entity.label in allowed:
+            return match[0]
+        if label in PLACE_LABELS:
+            return self._link_place_variant(surface, tuple(tokens))
+        return None
+
+    def _link_place_variant(self, surface: str, tokens: tuple[Token, ...]) -> Match | None:
+        """A place a GPE/LOC span names once the words around the name are dropped (`place_variants`).
+
+        In order, stopping at the first form that is a place's alias: without a type word
+        ("Bihar state", «霍尔木兹甘省»); without postpositions or prepositions («ملتان میں»,
+        «बिहार राज्य में»); with the first word's Arabic prefixes and article dropped or added;
+        with Russian/Ukrainian case endings made nominative («Дніпрі» -> Дніпро). Only GPE/LOC
+        entities (a type word's kind narrows them: "city" -> a city); a country reached through
+        a demonym ending is not linked here. The match is `exact` when the name itself needed
+        no inflection variant.
+        """
+        words = load_place_words()
+        bases: list[Candidate] = [(tokens, None)]
+        typed = strip_type_words(tokens, words)
+        for cand in typed:
+            if (m := self._place_match(surface, cand)) is not None:
+                return m
+        bases += typed
+        bare = strip_particles(tokens, words)
+        if bare is not None:
+            for cand in [(bare, None), *strip_type_words(bare, words)]:
+                if (m := self._place_match(surface, cand)) is not None:
+                    return m
+                bases.append(cand)
+        for toks, prefixes in bases:
+            for alt in arabic_forms(toks, words):
+                if (m := self._place_match(surface, (alt, prefixes))) is not None:
+                    return m
+        for toks, prefixes in bases:
+            for norms in slavic_forms(toks, words):
+                if (m := self._place_exact(surface, toks, norms, prefixes, words.min_letters)) is not None:
+                    return m
+        return None
+
+    @staticmethod
+    def _is_place(entity: KBEntity, prefixes: frozenset[str] | None) -> bool:
+        return entity.label in PLACE_LABELS and (prefixes is None or entity.id.split(":", 1)[0] in prefixes)
+
+    def _place_match(self, surface: str, cand: Candidate) -> Match | None:
+        toks, prefixes = cand
+        match = self._longest(surface, toks, 0, accept=lambda e: self._is_place(e, prefixes))
+        if match is None or match[1] != len(toks):
             return None
-        return match[0]
+        m = match[0]
+        if not m.exact and m.entity.id.startswith("country:") and has_demonym_ending(surface[m.start:m.end]):
+            return None  # «ईरानी के»: the adjective, not the place
+        return m
+
+    def _place_exact(self, surface: str, toks: tuple[Token, ...], norms: list[str],
+                     prefixes: frozenset[str] | None, min_letters: int) -> Match | None:
+        """An entity whose alias is exactly `norms` (no further variants), standing for `toks`."""
+        if sum(c.isalpha() for n in norms for c in n) < min_letters:
+            return None
+        node = self._trie
+        for norm in norms:
+            node = node.get(norm)
+            if node is None:
+                return None
+        start, end = toks[0].start, toks[-1].end
+        chosen = None
+        for index, policy in node.get(_TERMINAL, ()):
+            entity = self.entities[index]
+            if (_case_ok(policy, surface[start:end]) and self._is_place(entity, prefixes)
+                    and (chosen is None or entity.prior > chosen.prior)):
+                chosen = entity
+        return None if chosen is None else Match(start, end, chosen, False, len(toks))
 
 
 # --- loading, with a cached index -------------------------------------------
