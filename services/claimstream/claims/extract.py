@@ -90,8 +90,11 @@ def _unit_tables() -> _UnitTables:
     )
 
 
-#: What a number's next words may be made of: a hyphen joins "10-year"; punctuation ends them.
-_NEXT_WORDS = regex.compile(r"(?:[-\s\u00a0]*[^\s\u00a0,.;:،؛।]+){1,3}")
+#: What a number's next words may be made of: a hyphen joins "10-year"; punctuation ends them
+#: (CJK punctuation too: Chinese writes no spaces, so a "word" would run on to the sentence end).
+_NEXT_WORDS = regex.compile(r"(?:[-\s\u00a0]*[^\s\u00a0,.;:،؛।，。、；：！？（）]{1,24}){1,3}")
+#: Han and Hangul "approximately/more than" marks between a number and its counter ("2100多人").
+_CJK_APPROX = "多余几約约"
 
 
 def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
@@ -119,7 +122,7 @@ def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
             return "clock", ""
         if t.ordinal_after.match(following):
             return "ordinal", ""
-    stripped = following.lstrip(" \u00a0")
+    stripped = following.lstrip(" \u00a0").lstrip(_CJK_APPROX)
     if stripped[:1] in t.cjk:
         return t.cjk[stripped[:1]], stripped[:1]
     words = _NEXT_WORDS.match(following)
@@ -135,6 +138,8 @@ def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
             if index > 1 or (index == 1 and first in t.function_words):
                 continue
         s, e = spans[index] if index < len(spans) else (m.start(), m.end())
+        if e - s > 24 or regex.search(r"[\p{Han}\p{Hangul}]", window[s:e]):
+            s, e = m.start(), m.end()  # text without spaces: the unit word itself is the counted noun
         return unit, window[s:e]
     return "", ""
 
@@ -200,12 +205,19 @@ def _trim_words(text: str, keep: int, from_end: bool) -> tuple[int, int]:
     return chosen[0].start(), chosen[-1].end()
 
 
+_ASIDE = regex.compile(r"[,，،]\s*(?:however|though|meanwhile|in turn|for its part|in contrast|jedoch|dagegen|"
+                       r"hingegen|однако|же|в свою очередь|проте|натомість|تاہم|البتہ|اما|در مقابل|بدوره|"
+                       r"من جهتها|من جهته|cependant|pourtant|sin embargo|por su parte)\s*[,，،]", regex.IGNORECASE)
+
+
 def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attribution | None:
     """The source a sentence cites, with the entity it names when the ner stage found one.
 
     `offset` is the sentence's start in the document; entity spans are document offsets.
     """
     after, before = _attribution_patterns()
+    # "The Red Cross, however, said ...": a parenthetical adverb between the source and its verb.
+    sentence = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence)
     m = after.search(sentence)
     from_end = False
     if m is None:

@@ -127,6 +127,26 @@ def _locus(entities: list[Entity]) -> Entity | None:
     return None
 
 
+def _event_country(entities: list[Entity], lede_end: int = 0) -> str:
+    """The country an event happened in, by vote of the linked places the text names: a place below
+    country level (Dnipro, Hormozgan) counts twice, for its country, a country once, and a mention in
+    the lede (before `lede_end`) twice as much: a strike on Dnipro reported with "Russia" as the
+    attacker happened in Ukraine; a quake felt in Dubai happened in Iran. '' when none is linked."""
+    votes: Counter[str] = Counter()
+    for x in entities:
+        if x.label not in _PLACE_LABELS or not x.canonical_id:
+            continue
+        country = place_country(x.canonical_id)
+        if country:
+            weight = 1 if x.canonical_id.startswith("country:") else 2
+            votes[country] += weight * (2 if x.start < lede_end else 1)
+    if not votes:
+        return ""
+    best = max(votes.values())
+    return next(c for c in (place_country(x.canonical_id) for x in entities if x.canonical_id)
+                if votes.get(c) == best)
+
+
 class _Spans:
     """Mentions (anything with `start` and `end`) in text order, found per sentence by bisection:
     a text with many sentences and many numbers must not compare each with each."""
@@ -176,12 +196,10 @@ class _TextFacts:
 
     @cached_property
     def country_id(self) -> str:
-        """The document's country: the most mentioned one, subdivisions counting for theirs
-        (Punjab's ISO code PK-PB says Pakistan)."""
-        ids = Counter(("country:" + x.canonical_id.split(":", 1)[1].split("-")[0]) if x.canonical_id.startswith(
-            "subdivision:") else x.canonical_id for x in self.entities
-            if x.canonical_id.startswith(("country:", "subdivision:")))
-        return ids.most_common(1)[0][0] if ids else ""
+        """The country of the document's event (`_event_country`; the title and first sentence are
+        its lede)."""
+        first = split_sentences(self.text[:2000])
+        return _event_country(self.entities, first[0][1] if first else 0)
 
 
 @cache
@@ -205,6 +223,7 @@ def _overlaps(trigger: Any, number_end: int, counted: str, text: str) -> bool:
 
 
 _CLAUSE_SPLIT = regex.compile(r"[,;:—–،؛，；：]")
+_APPOSITION = regex.compile(r"[—–(（:：]|\s-\s")
 
 
 def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
@@ -222,6 +241,8 @@ def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
         found = find_attribution(text[a:b], a, entities)
         if found is not None:
             return found
+    if not others:  # one number in the sentence: its source may span clauses ("X, however, said 50,000")
+        return find_attribution(text[sent[0]:sent[1]], sent[0], entities)
     return None
 
 
@@ -276,6 +297,14 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
                              and o.sent == c.sent and o.predicate == c.predicate]
             if max([largest.get(c.predicate, 0.0), *same_sentence]) > n.value:
                 c.extra["part"] = True
+        else:
+            # An apposition after a larger total of the same sentence: "At least 10 people — nine
+            # pupils and a teacher — died", "48 injured (21 of them critically)".
+            total = next((o for o in cands if o is not c and o.number is not None and o.sent == c.sent
+                          and o.predicate == c.predicate and o.number.end <= n.start and o.number.value > n.value),
+                         None)
+            if total is not None and _APPOSITION.search(text, total.number.end, n.start):  # type: ignore[union-attr]
+                c.extra["part"] = True
         largest[c.predicate] = max(largest.get(c.predicate, 0.0), n.value)
 
 
@@ -290,6 +319,15 @@ def _kb_countries() -> dict[str, str]:
         log.exception("claims: knowledge base unreadable; places key by their own id")
         return {}
     return {i: f"country:{e.country}" for i, e in entities.items() if e.country and not i.startswith("country:")}
+
+
+def _country_ref(ent: Entity) -> EntityRef:
+    """A linked entity as its country: itself for a country, else the country id with the entity's
+    own name ("Moscow" stands for country:RU)."""
+    ref = entity_ref(ent)
+    if not ent.canonical_id.startswith("country:"):
+        ref.id = place_country(ent.canonical_id)
+    return ref
 
 
 def place_country(canonical_id: str) -> str:
@@ -583,28 +621,28 @@ class ClaimModel:
                 title = name or (f"An event in {label}" if label else "An event")
             # The key names the event's country: reports link the same event's place at different
             # levels (Hormozgan, Bandar Abbas, Iran), but agree on its country.
-            country_id = place_country(where_ref.id) or facts.country_id
+            country_id = facts.country_id or place_country(where_ref.id)
             claim.subject.CopyFrom(EntityRef(id=f"{kind or 'event'}@{country_id or where.lower()}", name=title))
             if not (country_id or where):
                 # Nowhere named: nothing ties this report to another one's event; its key is its own.
                 claim.subject.id += f"#{claim.doc_id}"
         elif rule == "actor":
-            actors = [x for x in outside if x.label in _ACTOR_LABELS]
+            # Keys name countries: "Moscow", "Russia" and "the Russian defence ministry" are one actor.
+            actors = [x for x in outside if x.label in _ACTOR_LABELS and place_country(x.canonical_id)]
             objects = [x for x in actors if self._is_object(text, x)]
-            subjects = [x for x in actors if x not in objects and x.canonical_id not in
-                        {o.canonical_id for o in objects if o.canonical_id}]
-            # States deploy troops: a country beats a capital or an agency named in the same sentence.
-            subjects.sort(key=lambda x: not x.canonical_id.startswith("country:"))
+            object_countries = {place_country(o.canonical_id) for o in objects}
+            subjects = [x for x in actors if place_country(x.canonical_id) not in object_countries]
             if subjects:
-                claim.subject.CopyFrom(entity_ref(subjects[0]))
+                claim.subject.CopyFrom(_country_ref(subjects[0]))
             if objects:
-                claim.object.CopyFrom(entity_ref(objects[0]))
-            elif len(subjects) > 1:
-                claim.object.CopyFrom(entity_ref(subjects[1]))
+                claim.object.CopyFrom(_country_ref(objects[0]))
+            else:  # no destination marker: the second country the sentence names
+                other = next((x for x in subjects if place_country(x.canonical_id) != claim.subject.id), None)
+                if other is not None:
+                    claim.object.CopyFrom(_country_ref(other))
         else:  # parties
-            actors = [x for x in outside if x.label in _ACTOR_LABELS]
-            linked = [x for x in actors if x.canonical_id.startswith("country:")] or actors
-            refs = {(x.canonical_id or x.text.lower()): entity_ref(x) for x in linked}
+            actors = [x for x in outside if x.label in _ACTOR_LABELS and place_country(x.canonical_id)]
+            refs = {place_country(x.canonical_id): _country_ref(x) for x in actors}
             if refs:
                 ids = sorted(refs)
                 names = [refs[i].name for i in ids]
@@ -713,6 +751,30 @@ def _different_sources(a: Claim, b: Claim) -> bool:
     return bool(source(a) and source(b) and source(a) != source(b))
 
 
+@cache
+def _contrast_pattern() -> regex.Pattern[str]:
+    table = load_lexicon("predicates")["contrast"]
+    words = {f for lang, ws in table.items() if not lang.startswith("_") for w in ws for f in spellings(w)}
+    alternation = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+    return regex.compile(r"(?:(?<![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation
+                         + r")(?:(?![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))", regex.IGNORECASE)
+
+
+def _set_against(a: Claim, b: Claim) -> bool:
+    """Whether the text sets the later figure against the earlier one with a contrast word ("but",
+    "while", "لكن", "однако", "则") in the later figure's sentence, before its number."""
+    later = b if (b.start, b.end) >= (a.start, a.end) else a
+    surface = later.quantity.surface or later.time.surface
+    at = later.source_text.find(surface) if surface else -1
+    head = later.source_text[: at if at >= 0 else len(later.source_text)]
+    if later.source_text == (a if later is b else b).source_text:
+        other = (a if later is b else b)
+        first = other.quantity.surface or other.time.surface
+        cut = head.find(first) if first else -1
+        head = head[cut + len(first):] if cut >= 0 else head
+    return _contrast_pattern().search(head) is not None
+
+
 def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
     """Mark claims of one document that share a key, come from two named sources, and whose values
     cannot both be true."""
@@ -720,7 +782,7 @@ def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
 
     for i, a in enumerate(claims):
         for b in claims[i + 1 :]:
-            if a.key != b.key or not _different_sources(a, b):
+            if a.key != b.key or not _different_sources(a, b) or not _set_against(a, b):
                 continue  # one source's two figures are a breakdown, an update or a recap, not a dispute
             why = values_conflict(a.quantity if a.HasField("quantity") else None, a.time if a.HasField("time")
                                   else None, b.quantity if b.HasField("quantity") else None,

@@ -159,9 +159,9 @@ def test_translation_claims_merge_with_source_claims(model: ClaimModel) -> None:
     assert by_predicate["people_killed"].start == -1  # only in the translation
 
 
-def test_two_sources_of_one_document_that_disagree_contradict_each_other(model: ClaimModel) -> None:
+def test_two_sources_of_one_document_set_against_each_other_contradict(model: ClaimModel) -> None:
     doc = Document(id="c1", text="Floods in the region displaced 5,000 people, the ministry said. "
-                                 "The Red Cross said the floods displaced 50,000 people.")
+                                 "The Red Cross, however, said the floods displaced 50,000 people.")
     doc.language.code = "en"
     doc.published_at.FromJsonString("2024-07-04T00:00:00Z")
     (result,) = model.predict([doc])
@@ -172,8 +172,10 @@ def test_two_sources_of_one_document_that_disagree_contradict_each_other(model: 
 
 
 @pytest.mark.parametrize("text", [
-    # one source's rising figure, a breakdown and a recap are not a dispute
+    # one source's rising figure, a breakdown and a recap are not a dispute; nor are two sources
+    # the text does not set against each other (a restated earlier figure)
     "Floods displaced 5,000 people on Monday. By Wednesday the floods had displaced 50,000 people.",
+    "The ministry said on Monday floods displaced 5,000 people. The Red Cross said 50,000 people were displaced.",
     "Thirty people were hurt, including 12 police officers, police said.",
     "बाढ़ से 48 लोग घायल हुए, जिनमें से 21 की हालत गंभीर है।",
 ])
