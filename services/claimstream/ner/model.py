@@ -13,7 +13,8 @@ Three recognizers run on each batch and their entities are merged:
 Overlapping entities are resolved longest span first, then linked entities, then
 confidence; when recognizers agree on a span, `recognizer` names them all
 ("gazetteer+spacy"). Every entity whose text is a KB name of a compatible type gets
-`canonical_id` and `canonical_name`; an entity in the translation gets
+`canonical_id` and `canonical_name` (a GPE/LOC span also when it names a place once a type
+word, a particle or a case ending is dropped: `place_variants`); an entity in the translation gets
 `source_start`/`source_end` when the same KB entity is found in the source text.
 
 Confidence: the ONNX tagger's is the mean probability of its tags; a gazetteer
