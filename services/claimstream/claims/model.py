@@ -39,6 +39,7 @@ from typing import Any
 
 import regex
 
+from claimstream.claims.classifier import NO_RULE, NumberClassifier, NumberContext
 from claimstream.claims.dates import DateMention, find_dates, find_past_years
 from claimstream.claims.extract import (
     counts_people,
@@ -64,6 +65,9 @@ from claimstream.core.schema import Claim, Document, Entity, EntityRef, Quantity
 from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
+
+#: Values of claims_predicate_fallback.
+FALLBACKS = ("off", "embedding", "classifier")
 
 #: How far (code points) a lexicon trigger may be from the number it names.
 TRIGGER_WINDOW = 90
@@ -223,6 +227,7 @@ def _overlaps(trigger: Any, number_end: int, counted: str, text: str) -> bool:
 
 
 _CLAUSE_SPLIT = regex.compile(r"[,;:—–،؛，；：]")
+_CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _APPOSITION = regex.compile(r"[—–(（:：]|\s-\s")
 
 
@@ -348,13 +353,18 @@ class ClaimModel:
     def __init__(self, settings: Settings, embedder: PredicateEmbedder | None = None) -> None:
         self.settings = settings
         self.threshold = settings.claims_predicate_threshold
-        if settings.claims_predicate_fallback not in ("off", "embedding"):
-            raise ValueError(f"claims_predicate_fallback must be off or embedding, not "
+        if settings.claims_predicate_fallback not in FALLBACKS:
+            raise ValueError(f"claims_predicate_fallback must be one of {', '.join(FALLBACKS)}, not "
                              f"{settings.claims_predicate_fallback!r}")
-        #: Whether numbers no trigger binds go to the embedding classifier (else they abstain).
-        self.fallback = settings.claims_predicate_fallback == "embedding"
+        #: What decides numbers no trigger binds: nothing (they abstain), the nearest embedding
+        #: prototype, or the trained number classifier (claims/classifier.py).
+        self.fallback_mode = settings.claims_predicate_fallback
+        self.fallback = self.fallback_mode != "off"
         self.embedder = embedder if embedder is not None else PredicateEmbedder(settings.inference_threads,
                                                                                   settings.provider)
+        self.classifier: NumberClassifier | None = None
+        if self.fallback_mode == "classifier":
+            self.classifier = NumberClassifier(self.embedder.encoder)
         self.model_name = "lexicon+multilingual-e5-small-q4"
         self.provider = str(getattr(self.embedder, "provider", "cpu"))
         data = load_lexicon("predicates")
@@ -399,7 +409,17 @@ class ClaimModel:
                 if not c.predicate and budget[id(owner)] < self.settings.claims_max_embedded:
                     budget[id(owner)] += 1
                     undecided.append(c)
-        if undecided and self.embedder is not None:
+        if undecided and self.classifier is not None:
+            texts = {id(c): facts.text for _, cands, _, facts in pending for c in cands}
+            numbered = [c for c in undecided if c.number is not None]
+            contexts = [NumberContext(texts[id(c)][c.sent[0]:c.sent[1]], c.number.start - c.sent[0],  # type: ignore[union-attr]
+                                      c.number.end - c.sent[0], NO_RULE, c.unit) for c in numbered]  # type: ignore[union-attr]
+            for cand, (name, prob) in zip(numbered, self.classifier.classify(contexts), strict=True):
+                assert cand.number is not None
+                if (name != ABSTAIN and prob >= self.settings.claims_classifier_threshold
+                        and unit_fits(name, cand.unit, cand.number.value)):
+                    cand.predicate, cand.method, cand.confidence = name, "classifier", prob
+        elif undecided and self.embedder is not None and self.fallback_mode == "embedding":
             for cand, (name, score) in zip(undecided, self.embedder.classify([c.context for c in undecided]),
                                            strict=True):
                 entry = vocabulary()[name]
@@ -452,7 +472,17 @@ class ClaimModel:
                         _TextFacts(doc.translation.text, doc.translation.title, translated_entities)))
         return out
 
-    def _text_candidates(self, text: str, lang: str, published: datetime | None) -> list[_Candidate]:
+    def number_readings(self, text: str, lang: str, published: datetime | None = None
+                        ) -> dict[tuple[int, int], tuple[str, str]]:
+        """What the lexicon rules make of every number of `text`: span -> (predicate, or "<abstain>"
+        for a number they rule out or an abstention word governs, or "<none>"; the counted unit).
+        The claims classifier's features and its evaluation read it."""
+        record: dict[tuple[int, int], tuple[str, str]] = {}
+        self._text_candidates(text, lang, published, record)
+        return record
+
+    def _text_candidates(self, text: str, lang: str, published: datetime | None,
+                         record: dict[tuple[int, int], tuple[str, str]] | None = None) -> list[_Candidate]:
         dates = find_dates(text, lang, published)
         date_spans = [(d.start, d.end) for d in dates]
         numbers = find_numbers(text, lang, exclude=date_spans)
@@ -462,13 +492,14 @@ class ClaimModel:
         for s, e in split_sentences(text):
             sent_numbers, sent_triggers, sent_dates, past_years = (found.within(s, e) for found in spans)
             out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang,
-                                                 past_years))
+                                                 past_years, record))
         _mark_parts(text, out)
         return out
 
     def _sentence_candidates(self, text: str, sent: tuple[int, int], numbers: list[NumberMention],
                              triggers: list[Any], dates: list[DateMention], lang: str,
-                             past_years: Sequence[DateMention] = ()) -> list[_Candidate]:
+                             past_years: Sequence[DateMention] = (),
+                             record: dict[tuple[int, int], tuple[str, str]] | None = None) -> list[_Candidate]:
         vocab = vocabulary()
         best_date = next((d for d in dates if not d.relative), dates[0] if dates else None)
         # A number in a sentence that names only a past year is of that year ("in 1945, about 4,000").
@@ -477,6 +508,8 @@ class ClaimModel:
         for n in numbers:
             unit, counted = find_counted(text, n)
             if unit in NON_VALUE_UNITS or _not_an_amount(text, n, unit):
+                if record is not None:
+                    record[(n.start, n.end)] = ("<abstain>", unit)
                 continue  # "15 districts", "40 drones", "9 am", "the 40th", a bare year, "a bridge"
             cands.append(_Candidate(sent, number=n, unit=unit, counted=counted, date=number_date))
         spans_of_numbers = tuple((n.start, n.end) for n in numbers)
@@ -489,6 +522,10 @@ class ClaimModel:
         # clause, no other number or "and" in between, a verb before the counted noun). One trigger
         # may govern several numbers: "10 people, nine pupils and a teacher, died".
         starts = [c.number.start for c in cands]  # type: ignore[union-attr]
+        # Chinese and Japanese write a word in one or two characters, without spaces: a gap of N
+        # characters there is as far as about 3N characters of an alphabetic script.
+        sentence_text = text[sent[0]:sent[1]]
+        density = 3 if len(_CJK_CHAR.findall(sentence_text)) * 3 > len(sentence_text) else 1
         for c in cands:
             assert c.number is not None
             best: tuple[int, int] | None = None
@@ -496,7 +533,7 @@ class ClaimModel:
                 if t.kind != "abstain" and (vocab[t.predicate]["kind"] != "quantity"
                                             or not unit_fits(t.predicate, c.unit, c.number.value)):
                     continue
-                gap = max(t.start - c.number.end, c.number.start - t.end, 0)
+                gap = max(t.start - c.number.end, c.number.start - t.end, 0) * density
                 if gap > TRIGGER_WINDOW:
                     continue
                 lo, hi = min(t.end, c.number.end), max(t.start, c.number.start)
@@ -511,9 +548,14 @@ class ClaimModel:
                     c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
             if c.predicate == ABSTAIN:  # "1,100 people were rescued": counts nothing of the vocabulary
                 c.predicate, c.method, c.confidence, c.extra["abstained"] = "", "", 0.0, True
+        if record is not None:
+            for c in cands:
+                assert c.number is not None
+                reading = c.predicate or ("<abstain>" if c.extra.get("abstained") else "<none>")
+                record[(c.number.start, c.number.end)] = (reading, c.unit)
         # Numbers that count nothing recognisable stay out of the embedding batch.
         cands = [c for c in cands if c.predicate or (self.fallback and not c.extra.get("abstained") and (
-            c.unit or (c.number and c.number.kind != "numeral") or c.number and c.number.value >= 10))]
+            self.fallback_mode == "classifier" or c.unit or (c.number and c.number.kind != "numeral") or c.number and c.number.value >= 10))]
         # Events: a dated sentence with an event trigger.
         if best_date is not None:
             events = [t for t in triggers if t.kind != "abstain" and vocab[t.predicate]["kind"] == "event"]
@@ -521,7 +563,8 @@ class ClaimModel:
                 cands.append(_Candidate(sent, predicate=events[0].predicate, method="lexicon", confidence=1.0,
                                         date=best_date))
                 return cands
-            if self.fallback and not any(c.predicate for c in cands) and lang not in _lexicon_languages():
+            if (self.fallback_mode == "embedding" and not any(c.predicate for c in cands)
+                    and lang not in _lexicon_languages()):
                 # Embedding a dated sentence is the costliest step: only where no event lexicon exists.
                 cands.append(_Candidate(sent, date=best_date, context=text[sent[0]:sent[1]]))
                 return cands

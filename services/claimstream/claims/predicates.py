@@ -128,6 +128,11 @@ class PredicateEmbedder:
     def provider(self) -> str:
         return str(self._encoder.provider)
 
+    @property
+    def encoder(self) -> Any:
+        """The encoder it embeds with (the claims number classifier runs on the same one)."""
+        return self._encoder
+
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
         # E5 uses the "query: " prefix for symmetric similarity tasks.
         return self._encoder.embed(["query: " + text for text in texts])

@@ -157,8 +157,12 @@ class Settings:
 
     # --- claims -----------------------------------------------------------
     claims_predicate_fallback: str = _setting(
-        "off", "What decides the predicate of a number no lexicon trigger binds: off (no claim: the number "
-        "abstains) or embedding (nearest prototype, at least claims_predicate_threshold).", "claims"
+        "classifier", "What decides the predicate of a number no lexicon trigger binds: off (no claim: the number "
+        "abstains), classifier (the trained number classifier, at least claims_classifier_threshold) or "
+        "embedding (nearest prototype, at least claims_predicate_threshold).", "claims"
+    )
+    claims_classifier_threshold: float = _setting(
+        0.8, "Least probability for the number classifier fallback to give a number a predicate.", "claims"
     )
     claims_predicate_threshold: float = _setting(
         0.86, "Least cosine similarity for the embedding predicate fallback.", "claims"
