@@ -251,6 +251,23 @@ def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
     return None
 
 
+@cache
+def _modal_pattern() -> regex.Pattern[str]:
+    table = load_lexicon("predicates")["modal"]
+    words = {f for lang, ws in table.items() if not lang.startswith("_") for w in ws for f in spellings(w)}
+    alternation = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
+    return regex.compile(r"(?:(?<![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + r")",
+                         regex.IGNORECASE)
+
+
+def _in_modal_clause(text: str, sent: tuple[int, int], number: NumberMention) -> bool:
+    """Whether a forecast, poll or possibility word stands in the number's clause."""
+    breaks = [sent[0]] + [m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
+    lo = max(b for b in breaks if b <= number.start)
+    hi = min((b for b in breaks if b > number.start), default=sent[1])
+    return _modal_pattern().search(text, lo, hi) is not None
+
+
 def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
     """Numbers that are no amount whatever their words say: a bare year (2024), an identifier
     written without grouping ("Rescue 1122", "Flight 302" is caught by its size only when long),
@@ -546,7 +563,9 @@ class ClaimModel:
                 if best is None or (score, t.start) < best:
                     best = (score, t.start)
                     c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
-            if c.predicate == ABSTAIN:  # "1,100 people were rescued": counts nothing of the vocabulary
+            if c.predicate == ABSTAIN or _in_modal_clause(text, sent, c.number):
+                # "1,100 people were rescued": counts nothing of the vocabulary; "a poll put turnout
+                # at 45%": no statement of fact
                 c.predicate, c.method, c.confidence, c.extra["abstained"] = "", "", 0.0, True
         if record is not None:
             for c in cands:
