@@ -73,6 +73,7 @@ FALLBACKS = ("off", "embedding", "classifier")
 TRIGGER_WINDOW = 90
 CLAUSE_PENALTY = 40
 _CLAUSE_BREAK = regex.compile(r"[,，;；、،؛—–]")
+_COMMA = regex.compile(r"[,，;；、،؛]")
 _AND = regex.compile(r"(?<![\p{L}\p{M}])(?:and|as well as|و|اور|और|तथा|एवं|и|і|та|й|und|sowie|y|e|et|和|及|并)"
                      r"(?![\p{L}\p{M}])", regex.IGNORECASE)
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -555,6 +556,8 @@ class ClaimModel:
                     continue
                 lo, hi = min(t.end, c.number.end), max(t.start, c.number.start)
                 between = text[lo:hi]
+                if _COMMA.search(between) and _AND.search(between):
+                    continue  # "3,000 left without a roof, and 12 people died": another clause's verb
                 score = gap + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
                 score += BETWEEN_PENALTY * (len(_AND.findall(between))
                                             + bisect.bisect_left(starts, hi) - bisect.bisect_right(starts, lo))
