@@ -20,6 +20,7 @@ Where the names come from:
 from __future__ import annotations
 
 import calendar
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -74,7 +75,7 @@ def _tables() -> dict[str, object]:
     jalali = {f: n for name, n in data["jalali_months"].items() for f in spellings(name)}
     relative = {f: (u, o) for table in data["relative"].values() for p, (u, o) in table.items() for f in spellings(p)}
 
-    def alt(words: dict[str, object]) -> str:
+    def alt(words: Mapping[str, object]) -> str:
         return "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
 
     lb, rb = r"(?<![\p{L}\p{M}\u200c])", r"(?![\p{L}\p{M}])"

@@ -20,8 +20,8 @@ Rules:
   (agreement_signed, ...) disagree when their spans do not overlap: 13 May vs 14 May does,
   "May 2024" vs 13 May does not. Only values of one unit are compared (a toll of soldiers
   is not a toll of people).
-- Time: each member's as-of time is its document's publication time. Reports of a count that only grows (`CUMULATIVE`: tolls,
-  injured, displaced, arrested, homes, troops) are updates when a later one is larger:
+- Time: each member's as-of time is its document's publication time. Reports of a count that
+  only grows (`CUMULATIVE`: tolls, injured, displaced, arrested, homes, troops) are updates when a later one is larger:
   384 on Monday and 832 on Wednesday is a rising toll, listed in the group's `timeline`,
   not a conflict. They conflict when a later report is smaller than an earlier one, or when
   both were published within `SIMULTANEOUS` of each other. Other
@@ -230,9 +230,11 @@ def _timeline(values: list[list[ClaimGroupMember]], predicate: str) -> str:
     points = sorted(firsts.values(), key=lambda p: p[0])
     if len(points) < 2 or points[0][0].year == 1:
         return ""
-    if any(b[0] - a[0] < SIMULTANEOUS for a, b in zip(points, points[1:])):
+    if any(b[0] - a[0] < SIMULTANEOUS for a, b in zip(points, points[1:], strict=False)):
         return ""  # two figures for one moment: no update history
-    rising = all(_bounds(b[1][0].quantity)[0] >= _bounds(a[1][0].quantity)[0] for a, b in zip(points, points[1:]))
+    rising = all(
+        _bounds(b[1][0].quantity)[0] >= _bounds(a[1][0].quantity)[0] for a, b in zip(points, points[1:], strict=False)
+    )
     if not rising:
         return ""
     parts = [f"{_describe(cls[0].quantity)} ({when:%Y-%m-%d}, {cls[0].source or cls[0].doc_id})"

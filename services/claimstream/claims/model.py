@@ -175,6 +175,7 @@ class _TextFacts:
         self._by_start = sorted(range(len(entities)), key=lambda i: entities[i].start)
         self._starts = [entities[i].start for i in self._by_start]
         self.event_kind: tuple[str, str] | None = None  # filled on first use by ClaimModel._event_kind
+        self.attributions: dict[tuple[int, int], Any] = {}  # span -> its attribution (_clause_attribution)
 
     def within(self, start: int, end: int) -> list[Entity]:
         """The entities inside [start, end), in the document's order."""
@@ -232,23 +233,35 @@ _CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _APPOSITION = regex.compile(r"[—–(（:：]|\s-\s")
 
 
+#: How many clauses away from a number its source is looked for.
+ATTRIBUTION_CLAUSES = 3
+
+
 def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
-                        others: Sequence[tuple[int, int]], entities: list[Entity]) -> Any:
+                        numbers: Sequence[tuple[int, int]], entities: list[Entity],
+                        cache: dict[tuple[int, int], Any]) -> Any:
     """The source of a number: the attribution of its own clause, else of the nearest clause of its
     sentence that holds no other number ("..., the interior ministry said, but a local rights group
     said more than 100": the rights group's); None when only clauses about other numbers name one."""
-    bounds = [sent[0]] + [sent[0] + m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
+    others = [x for x in numbers if x != (number.start, number.end)]
+    bounds = [sent[0]] + [m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
     clauses = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
     own = next((i for i, (a, b) in enumerate(clauses) if a <= number.start < b), 0)
-    for i in sorted(range(len(clauses)), key=lambda j: (abs(j - own), j)):
+    def attribution(a: int, b: int) -> Any:  # per text span, once: a sentence's claims share its clauses
+        if (a, b) not in cache:
+            cache[(a, b)] = find_attribution(text[a:b], a, entities)
+        return cache[(a, b)]
+
+    nearest = sorted(range(len(clauses)), key=lambda j: (abs(j - own), j))
+    for i in nearest[: 2 * ATTRIBUTION_CLAUSES + 1]:
         a, b = clauses[i]
         if i != own and any(a <= x < b for x, _ in others):
             continue  # that clause speaks of another number
-        found = find_attribution(text[a:b], a, entities)
+        found = attribution(a, b)
         if found is not None:
             return found
     if not others:  # one number in the sentence: its source may span clauses ("X, however, said 50,000")
-        return find_attribution(text[sent[0]:sent[1]], sent[0], entities)
+        return attribution(*sent)
     return None
 
 
@@ -308,6 +321,10 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
     - a count of people in a state now ("20 are still in hospital"): a cue word next to it."""
     p = _part_patterns()
     largest: dict[str, float] = {}
+    by_sentence: dict[tuple[int, int], list[_Candidate]] = {}
+    for c in cands:
+        if c.number is not None and c.predicate:
+            by_sentence.setdefault(c.sent, []).append(c)
     for c in cands:
         if c.number is None or not c.predicate:
             continue
@@ -316,14 +333,14 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
         if p["current-before"].search(before) or p["current-after"].match(after):
             c.extra["part"] = True
         elif p["part-before"].search(before) or p["part-after"].match(after):
-            same_sentence = [o.number.value for o in cands if o is not c and o.number is not None
-                             and o.sent == c.sent and o.predicate == c.predicate]
+            same_sentence = [o.number.value for o in by_sentence[c.sent] if o is not c and o.number is not None
+                             and o.predicate == c.predicate]
             if max([largest.get(c.predicate, 0.0), *same_sentence]) > n.value:
                 c.extra["part"] = True
         else:
             # An apposition after a larger total of the same sentence: "At least 10 people — nine
             # pupils and a teacher — died", "48 injured (21 of them critically)".
-            total = next((o for o in cands if o is not c and o.number is not None and o.sent == c.sent
+            total = next((o for o in by_sentence[c.sent] if o is not c and o.number is not None
                           and o.predicate == c.predicate and o.number.end <= n.start and o.number.value > n.value),
                          None)
             if total is not None and _APPOSITION.search(text, total.number.end, n.start):  # type: ignore[union-attr]
@@ -532,7 +549,7 @@ class ClaimModel:
             cands.append(_Candidate(sent, number=n, unit=unit, counted=counted, date=number_date))
         spans_of_numbers = tuple((n.start, n.end) for n in numbers)
         for i, c in enumerate(cands):
-            c.extra["others"] = tuple(x for x in spans_of_numbers if x != (c.number.start, c.number.end))  # type: ignore[union-attr]
+            c.extra["numbers"] = spans_of_numbers  # the sentence's numbers, shared (not copied per number)
             lo = cands[i - 1].number.end if i else sent[0]  # type: ignore[union-attr]
             hi = cands[i + 1].number.start if i + 1 < len(cands) else sent[1]  # type: ignore[union-attr]
             c.context = text[lo:hi].strip()
@@ -620,7 +637,8 @@ class ClaimModel:
             claim.found_in = Entity.Field.TRANSLATED_TEXT
         sent_entities = facts.within(s, e)
         if c.number is not None:
-            attribution = _clause_attribution(text, c.sent, c.number, c.extra.get("others", ()), sent_entities)
+            attribution = _clause_attribution(text, c.sent, c.number, c.extra.get("numbers", ()), sent_entities,
+                                              facts.attributions)
         else:
             attribution = find_attribution(sentence, s, sent_entities)
         if attribution is not None:

@@ -203,7 +203,6 @@ def _tables() -> dict[str, object]:
 
 
 def _numeral_mentions(norm: str, lang: str) -> list[NumberMention]:
-    t = _tables()
     out = []
     pos = 0
     while (m := _NUMERAL.search(norm, pos)) is not None:

@@ -100,6 +100,8 @@ def qualify(text: str, number: NumberMention, tolerance: float = APPROX_TOLERANC
         if m:
             qualifier = "more_than" if m.group("cjk") else after.get(m.group("q").lower(), "exact")
             end = m.end()
+    lower: float | None
+    upper: float | None
     if number.kind == "vague" and number.lower is not None:
         lower, upper = number.lower, number.upper
         if qualifier in ("at_least", "more_than"):

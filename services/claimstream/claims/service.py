@@ -117,7 +117,7 @@ def _wire_groups(settings: Settings) -> Any:
         claims_dlq = raw_topic(settings.dlq_topic(settings.topic_claims))
         store = GroupStore(settings)
 
-        async def on_revoked(sender: Any, revoked: Any = None, **kwargs: Any) -> None:
+        async def on_revoked(sender: Any, revoked: Any = None, /, *args: Any, **kwargs: Any) -> None:
             store.drop({tp.partition for tp in revoked or () if tp.topic == settings.topic_claims})
 
         app.on_partitions_revoked.connect(on_revoked)
