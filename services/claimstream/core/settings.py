@@ -171,8 +171,8 @@ class Settings:
         0.10, "Relative gap beyond which two quantity ranges that do not overlap are a conflict.", "claims"
     )
     claims_max_embedded: int = _setting(
-        64, "Most numbers and dated sentences of one document whose predicate the embedding fallback decides "
-        "(in document order; the rest get no embedding claim), so one document's cost is bounded.", "claims"
+        64, "Most numbers and dated sentences of one document whose predicate the fallback (classifier or "
+        "embedding) decides (in document order; the rest abstain), so one document's cost is bounded.", "claims"
     )
     claims_max_per_document: int = _setting(
         256, "Most claims kept for one document (in document order; a log line says how many were cut).", "claims"
