@@ -115,8 +115,10 @@ AMBIGUOUS = SOURCES / "ambiguous_names.txt"
 #: villages, people and words far more often (measured on the ner-train corpora, see AMBIGUOUS).
 CITY_MIN_POPULATION = 300_000
 #: Which entity wins a shared name (kb.py `prior`): countries and curated entities (3.0) over
-#: GeoNames cities (2.8, the larger city a hair higher) over subdivisions (2.7): "Kerman" is the city.
-CITY_PRIOR, SUBDIVISION_PRIOR = 2.8, 2.7
+#: subdivisions (2.85) over GeoNames cities (2.8, the larger city a hair higher). A state and a city
+#: that share a name are in one country as a rule (Quebec, Kerman), but where they are not, the state
+#: is what the news means: «गुजरात» is Gujarat (India), not the city of Gujrat (Pakistan).
+CITY_PRIOR, SUBDIVISION_PRIOR = 2.8, 2.85
 #: iso-codes catalogue -> KB language (pycountry/locales/<dir>/LC_MESSAGES/iso3166-2.mo); every
 #: catalogue with a language the project reads. iso-codes has no ar, fa or ur subdivision names:
 #: the Arabic-script names of the subdivisions the corpora talk about most are in curated.jsonl.

@@ -74,6 +74,7 @@ TRIGGER_WINDOW = 90
 CLAUSE_PENALTY = 40
 _CLAUSE_BREAK = regex.compile(r"[,，;；、،؛—–]")
 _COMMA = regex.compile(r"[,，;；、،؛]")
+_ENDS_CLAUSE = regex.compile(r"[\s\u00a0]*(?:[,，;；.。!?！？،؛।۔؟:]|$)")
 _AND = regex.compile(r"(?<![\p{L}\p{M}])(?:and|as well as|و|اور|और|तथा|एवं|и|і|та|й|und|sowie|y|e|et|和|及|并)"
                      r"(?![\p{L}\p{M}])", regex.IGNORECASE)
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -229,6 +230,8 @@ def _overlaps(trigger: Any, number_end: int, counted: str, text: str) -> bool:
 
 
 _CLAUSE_SPLIT = regex.compile(r"[,;:—–،؛，；：]")
+#: Languages whose verb follows what it counts ("۲۸ نفر کشته", "12 लोग मारे गए").
+_VERB_FINAL = frozenset({"hi", "ur", "fa", "ko", "ja", "tr", "bn", "mr", "ta", "zh"})
 _CJK_CHAR = regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}]")
 _APPOSITION = regex.compile(r"[—–(（:：]|\s-\s")
 
@@ -561,9 +564,10 @@ class ClaimModel:
         # characters there is as far as about 3N characters of an alphabetic script.
         sentence_text = text[sent[0]:sent[1]]
         density = 3 if len(_CJK_CHAR.findall(sentence_text)) * 3 > len(sentence_text) else 1
+        verb_final = density == 3 or lang in _VERB_FINAL
         for c in cands:
             assert c.number is not None
-            best: tuple[int, int] | None = None
+            best: tuple[int, int, int] | None = None
             for t in triggers:
                 if t.kind != "abstain" and (vocab[t.predicate]["kind"] != "quantity"
                                             or not unit_fits(t.predicate, c.unit, c.number.value)):
@@ -578,10 +582,19 @@ class ClaimModel:
                 score = gap + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
                 score += BETWEEN_PENALTY * (len(_AND.findall(between))
                                             + bisect.bisect_left(starts, hi) - bisect.bisect_right(starts, lo))
-                if t.kind == "weak" or (c.counted and _overlaps(t, c.number.end, c.counted, text)):
+                own_noun = bool(c.counted) and _overlaps(t, c.number.end, c.counted, text)
+                if t.kind == "noun" and not (own_noun or c.unit == "troops" or 0 <= t.start - c.number.end <= 40
+                                             or _ENDS_CLAUSE.match(text, c.number.end)):
+                    # "security forces arrested 12 suspects": troops are not what 12 counts; but
+                    # "the number of Russian troops at more than 30,000." is.
+                    continue
+                if t.kind in ("weak", "noun") or own_noun:
                     score += NOUN_PENALTY
-                if best is None or (score, t.start) < best:
-                    best = (score, t.start)
+                # Ties go to the trigger after the number where the verb follows what it counts
+                # (Chinese "12死39伤", Hindi, Urdu, Persian), else to the earlier one.
+                side = 0 if (t.start >= c.number.end) == verb_final else 1
+                if best is None or (score, side, t.start) < best:
+                    best = (score, side, t.start)
                     c.predicate, c.method, c.confidence = t.predicate, "lexicon", 1.0
             if c.predicate == ABSTAIN or _in_modal_clause(text, sent, c.number):
                 # "1,100 people were rescued": counts nothing of the vocabulary; "a poll put turnout
@@ -610,7 +623,7 @@ class ClaimModel:
         # Attributed statements: an action or event the sentence attributes to a source, with no
         # number or date ("North Korea has sent troops to Russia, South Korean intelligence said").
         sentence = text[sent[0]:sent[1]]
-        verbs = [t for t in triggers if t.kind == "verb"]
+        verbs = [t for t in triggers if t.kind in ("verb", "noun")]
         if (verbs and not any(c.predicate for c in cands) and not is_negated(sentence)
                 and find_attribution(sentence, sent[0], [])):
             cands.append(_Candidate(sent, predicate=verbs[0].predicate, method="lexicon", confidence=1.0,

@@ -32,8 +32,8 @@ NON_VALUE_UNITS = frozenset({"places", "duration", "things", "distance", "clock"
 class Trigger:
     """A lexicon word for a predicate, found in a sentence.
 
-    `kind` is "verb" (the word says what happened), "weak" (it only says an amount is a value:
-    "worth") or "abstain" (it makes a number count something outside the vocabulary: "rescued",
+    `kind` is "verb" (the word says what happened), "noun" (it names what is counted: "troops"),
+    "weak" (it only says an amount is a value: "worth") or "abstain" (it makes a number count something outside the vocabulary: "rescued",
     "a poll"; `predicate` is then "other").
     """
 
@@ -72,34 +72,60 @@ def unit_fits(predicate: str, unit: str, value: float) -> bool:
 
 
 @cache
-def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, tuple[str, str]]]:
-    owner: dict[str, tuple[str, str]] = {}
+def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, list[tuple[str, str]]]]:
+    """The pattern of every trigger and abstention word, and each form's owners: one form may
+    name several predicates ("آسیب دیده": affected people, damaged homes); the unit decides."""
+    owner: dict[str, list[tuple[str, str]]] = {}
     for name, entry in vocabulary().items():
         weak = {f for w in entry.get("weak", []) for f in spellings(w)}
+        nouns = {f for w in entry.get("nouns", []) for f in spellings(w)}
         for words in entry["triggers"].values():
             for word in words:
                 for form in spellings(word):
-                    owner.setdefault(form, (name, "weak" if form in weak else "verb"))
+                    kind = "weak" if form in weak else "noun" if form in nouns else "verb"
+                    if (name, kind) not in owner.setdefault(form, []):
+                        owner[form].append((name, kind))
     for words in load("predicates")["abstain"].values():
         for word in words:
             for form in spellings(word):
-                owner.setdefault(form, (ABSTAIN, "abstain"))
-    alternation = "|".join(regex.escape(w) for w in sorted(owner, key=len, reverse=True))
-    # Stems match word starts (inflection follows); CJK words match anywhere; an Arabic word may
-    # carry the conjunction wa- or fa- ("وأصيب": and were injured).
-    return regex.compile(r"(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}])|(?<=(?<![\p{L}\p{M}])[وف]))(?:"
-                         + alternation + ")", regex.IGNORECASE), owner
+                if not owner.get(form):
+                    owner[form] = [(ABSTAIN, "abstain")]
+    forms = sorted(owner, key=len, reverse=True)
+    long_arabic = [f for f in forms if _is_arabic(f) and len(f) >= 4]
+    # Stems match word starts (inflection follows); CJK words match anywhere; an Arabic word of four
+    # letters or more may carry the conjunction wa- or fa- ("وأصيب": and were injured; not "زار" in
+    # "وزارة", ministry) and vowel marks ("قُتل").
+    plain = "|".join(_diacritics_optional(w) for w in forms)
+    prefixed = "|".join(_diacritics_optional(w) for w in long_arabic) or "(?!)"
+    return regex.compile(r"(?:(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + plain + r"))"
+                         r"|(?<=(?<![\p{L}\p{M}])[وف])(?:" + prefixed + ")", regex.IGNORECASE), owner
+
+
+def _is_arabic(word: str) -> bool:
+    return any("\u0600" <= ch <= "\u06ff" for ch in word)
 
 
 def find_triggers(sentence: str) -> list[Trigger]:
-    """Every lexicon trigger (and abstention word) in `sentence`, in any supported language.
-    Matches do not overlap: the longest word at each place wins ("ums Leben gekommen", not "Leben")."""
+    """Every lexicon trigger (and abstention word) in `sentence`, in any supported language, one per
+    predicate a form names. Matches do not overlap: the longest word at each place wins ("ums Leben
+    gekommen", not "Leben")."""
     pattern, owner = _trigger_regex()
     out = []
     for m in pattern.finditer(sentence):
-        predicate, kind = owner[m.group(0).lower()]
-        out.append(Trigger(predicate, m.start(), m.end(), kind))
+        for predicate, kind in owner[_ARABIC_MARK.sub("", m.group(0)).lower()]:
+            out.append(Trigger(predicate, m.start(), m.end(), kind))
     return out
+
+
+_ARABIC_MARKS = "[\u064b-\u065f\u0670]*"
+_ARABIC_MARK = regex.compile("[\u064b-\u065f\u0670]")
+
+
+def _diacritics_optional(word: str) -> str:
+    """The word as a pattern; in Arabic script, vowel marks may stand after any letter."""
+    if not any("\u0600" <= ch <= "\u06ff" for ch in word):
+        return regex.escape(word)
+    return _ARABIC_MARKS.join(regex.escape(ch) for ch in word)
 
 
 class PredicateEmbedder:
