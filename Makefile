@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install test demo protos lint bench clean
+.PHONY: install test demo protos lint typecheck bench clean
 
 install: $(STAMP)
 
@@ -28,11 +28,15 @@ protos: install
 	$(PY) -m grpc_tools.protoc -I protos --python_out=services --pyi_out=services \
 		--grpc_python_out=services protos/claimstream/v1/*.proto
 
-lint: install
+lint: typecheck
 	$(VENV)/bin/ruff check services tests benchmarks
+
+# mypy over the package (services/claimstream; settings in pyproject.toml [tool.mypy]). CI runs it before the tests.
+typecheck: install
+	$(VENV)/bin/mypy
 
 bench: install
 	$(PY) -m benchmarks.run all
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info services/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache build *.egg-info services/*.egg-info

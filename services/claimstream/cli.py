@@ -77,7 +77,9 @@ def decode_for_topic(
             record["value_base64"] = base64.b64encode(value).decode("ascii")
         return record
     if topic in (settings.topic_groups, settings.topic_claims):
-        parsed = parse_message(ClaimGroup if topic == settings.topic_groups else Claim, value)
+        parsed: Claim | ClaimGroup | None = (
+            parse_message(ClaimGroup, value) if topic == settings.topic_groups else parse_message(Claim, value)
+        )
         return document_to_dict(parsed) if parsed is not None else {"undecodable": "invalid_protobuf"}
     from claimstream.core.schema import Document, decode_document
 
@@ -332,7 +334,7 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
 
     records = list(read_records(args.paths))
     pipeline = Pipeline.load(settings, progress=lambda stage: print(f"loading {stage}...", file=sys.stderr))
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     rejected = 0
     bar = progress_bar(len(records), "enrich")
     try:
@@ -477,9 +479,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             for message in consume(live, [dlq_topic], bad_sent, args.timeout, True):
                 dlq.append(decode_for_topic(dlq_topic, message.value, message.headers, live))
     for doc_id in ids:
-        doc = results.get(doc_id)
-        print("\n" + printable(doc_id) + ("" if doc else "  (did not arrive)"))
-        for line in summarize_document(doc or {}):
+        arrived = results.get(doc_id)
+        print("\n" + printable(doc_id) + ("" if arrived else "  (did not arrive)"))
+        for line in summarize_document(arrived or {}):
             print(printable(line))
     if dlq:
         print(f"\n{len(dlq)} bad message(s) in {live.dlq_topic(live.topic_ingest)}:")

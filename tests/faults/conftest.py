@@ -210,7 +210,7 @@ class FaultPipeline:
     def start_second_worker(self, service: str) -> tuple[subprocess.Popen[bytes], int]:
         """Another `claimstream serve SERVICE` in the same consumer group, on its own metrics port."""
         port = free_port()
-        log = open(self.log_dir / f"{service}-second.log", "ab")  # noqa: SIM115 - lives as long as the process
+        log = open(self.log_dir / f"{service}-second.log", "ab")  # lives as long as the process
         process = subprocess.Popen(
             [sys.executable, "-m", "claimstream.cli", "serve", service],
             env=service_env(self.settings, self.pipeline.bootstrap, service, port),

@@ -158,7 +158,7 @@ class LocalPipeline:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self.log_dir / f"{service}-{port}.log"
-            log_file = open(log_path, "ab")  # noqa: SIM115 - closed in stop()
+            log_file = open(log_path, "ab")  # closed in stop()
         try:
             process = subprocess.Popen(
                 self.command(service),
@@ -365,7 +365,7 @@ def _prctl() -> Callable[..., int] | None:
         return None
     prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     prctl.restype = ctypes.c_int
-    return prctl  # type: ignore[no-any-return]
+    return prctl
 
 
 def die_with_parent_hook(sig: int = signal.SIGTERM) -> Callable[[], None] | None:

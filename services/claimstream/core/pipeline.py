@@ -86,7 +86,7 @@ class Pipeline:
         if self.groups is not None:
             for index in live:
                 try:
-                    self.groups.merge_document(results[index])  # type: ignore[arg-type]
+                    self.groups.merge_document(results[index])
                 except Exception as exc:  # this document's fault: the groups keep their state
                     log.exception("claim groups: merging %s failed", results[index].id)  # type: ignore[union-attr]
                     results[index] = Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}"[:2000])

@@ -206,7 +206,7 @@ class StageWorker:
         self.app.page("/healthz")(health_page)
         self.app.page("/readyz")(ready_page)
 
-    async def _on_assigned(self, app: Any, assigned: Any = None, **kwargs: Any) -> None:
+    async def _on_assigned(self, app: Any, assigned: Any = None, /, *args: Any, **kwargs: Any) -> None:
         self.ready = True
 
     # -- processing --------------------------------------------------------
@@ -294,7 +294,7 @@ class StageWorker:
             highwater = consumer.highwater(tp)
             # Faust keeps the committed offsets privately; the public position() is the fetch
             # position, which runs ahead of processing.
-            committed = consumer._committed_offset.get(tp)
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # private to Faust
             if highwater is None:
                 continue
             lag = highwater - (committed if committed is not None else 0)

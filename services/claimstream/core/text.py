@@ -39,6 +39,35 @@ def char_script(char: str) -> str | None:
     return _NAME_PREFIX_TO_SCRIPT.get(first)
 
 
+# Coarse names of the scripts whose inflections the NER gazetteer folds (ner/normalize.variants).
+_COARSE_SCRIPT = {"Latn": "latin", "Cyrl": "cyrillic", "Arab": "arabic", "Deva": "devanagari", "Hang": "hangul"}
+
+
+def _sign_script(char: str) -> str | None:
+    """ISO 15924 code of a digit or combining mark, from the script its Unicode name gives in its first
+    two words ("EXTENDED ARABIC-INDIC DIGIT ONE", "DEVANAGARI SIGN VIRAMA", "COMBINING CYRILLIC TITLO")."""
+    try:
+        name = unicodedata.name(char)
+    except ValueError:
+        return None
+    for word in name.split(" ", 2)[:2]:
+        script = _NAME_PREFIX_TO_SCRIPT.get(word.split("-", 1)[0])
+        if script is not None:
+            return script
+    return None
+
+
+def script_of(token: str) -> str:
+    """A coarse script name of a (normalized) token, from its first character: "latin", "cyrillic",
+    "arabic", "devanagari", "hangul" or "other". ASCII digits and "_" count as Latin; other digits and
+    marks as the script they belong to (Persian ۱۴۰۲ is Arabic script)."""
+    char = token[0]
+    if char.isascii():
+        return "latin"
+    script = char_script(char) if char.isalpha() else _sign_script(char)
+    return _COARSE_SCRIPT.get(script or "", "other")
+
+
 def script_counts(text: str) -> Counter[str]:
     """Letters per script in `text`."""
     counts: Counter[str] = Counter()

@@ -28,8 +28,8 @@ from typing import Any, Literal
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
+from claimstream.core.onnx import select_providers
 from claimstream.encoder.build import DEFAULT_FORMAT, OUTPUTS, BuiltEncoder, build
-from claimstream.translate.model import select_providers
 from claimstream.translate.segment import Piece, token_batches
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,11 @@ class Encoder:
         if threads:
             options.intra_op_num_threads = threads
         options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        providers = select_providers(provider, ort.get_available_providers())
+        providers = select_providers(provider)
         try:
             self.session = ort.InferenceSession(str(self.built.graph), options, providers=providers)
             self.tokenizer = Tokenizer.from_file(str(self.built.tokenizer))
-        except Exception as exc:  # noqa: BLE001 - ORT and tokenizers raise their own types
+        except Exception as exc:  # ORT and tokenizers raise their own types
             raise ModelLoadError(
                 f"{self.built.directory}: the encoder build cannot be loaded ({exc}); delete that directory "
                 "to rebuild it"
@@ -103,7 +103,11 @@ class Encoder:
         special = manifest["special_tokens"]
         self.bos, self.eos, self.pad, self.unk = (int(special[k]) for k in ("<s>", "</s>", "<pad>", "<unk>"))
         self.window = int(manifest["max_positions"]) - 2  # content tokens per window
-        self._metaspace = self.tokenizer.token_to_id("\u2581")
+        metaspace = self.tokenizer.token_to_id("\u2581")
+        if metaspace is None:
+            raise ModelLoadError(f"{self.built.tokenizer}: the tokenizer has no \u2581 token; delete "
+                                 f"{self.built.directory} to rebuild it")
+        self._metaspace: int = metaspace
         log.info("encoder %s on %s from %s", self.name, self.provider, self.built.directory)
 
     # --- tokens ---------------------------------------------------------------
@@ -206,7 +210,7 @@ class Encoder:
 
     def close(self) -> None:
         """Release the session."""
-        self.session = None  # type: ignore[assignment]
+        self.session = None
 
     def describe(self) -> dict[str, Any]:
         """What is loaded: name, provider, build directory and manifest (for logs and benchmarks)."""

@@ -287,7 +287,7 @@ class Gateway:
                 self._producer = None
 
     # ---- RPCs ----------------------------------------------------------------
-    def Ingest(self, request_iterator: Iterable[bytes], context: grpc.ServicerContext) -> IngestSummary:  # noqa: N802
+    def Ingest(self, request_iterator: Iterable[bytes], context: grpc.ServicerContext) -> IngestSummary:
         deadline = _Deadline(context, _server_deadline(self.settings))
         with self._capacity.admit("Ingest", context):
             return self._ingest(request_iterator, context, deadline)
@@ -395,7 +395,7 @@ class Gateway:
             f"(check the gateway's Kafka access to {self.settings.topic_ingest}). {progress_}."
         )
 
-    def Enrich(self, raw: bytes, context: grpc.ServicerContext) -> Document:  # noqa: N802
+    def Enrich(self, raw: bytes, context: grpc.ServicerContext) -> Document:
         deadline = _Deadline(context, _server_deadline(self.settings))
         with self._capacity.admit("Enrich", context):
             return self._enrich(raw, context, deadline)
@@ -421,9 +421,10 @@ class Gateway:
             self._pipeline_lock.release()
         if isinstance(result, Rejection):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{result.reason}: {result.detail}")
+            raise AssertionError("unreachable: ServicerContext.abort raises")
         return result
 
-    def Watch(self, raw: bytes, context: grpc.ServicerContext) -> Iterator[WatchEvent]:  # noqa: N802
+    def Watch(self, raw: bytes, context: grpc.ServicerContext) -> Iterator[WatchEvent]:
         request = self._parse(raw, WatchRequest(), context)
         assert isinstance(request, WatchRequest)
         with self._capacity.admit("Watch", context):
@@ -787,7 +788,7 @@ class _HealthPages(BaseHTTPRequestHandler):
 
     ready: Callable[[], bool] = staticmethod(lambda: False)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         if self.path == "/metrics":
             self._answer(200, metrics.exposition(), "text/plain; version=0.0.4; charset=utf-8")
         elif self.path == "/healthz":

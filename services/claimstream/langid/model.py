@@ -96,7 +96,7 @@ class LanguageModel:
         self._detector.detect("claimstream warm-up sentence", model="lite", k=1)
 
     def close(self) -> None:
-        self._detector = None
+        self._detector = None  # type: ignore[assignment]  # released: nothing calls the model after close()
 
     def _scores(self, text: str) -> list[tuple[str, float]]:
         results: list[dict[str, Any]] = self._detector.detect(text, model="lite", k=self.alternatives + 2)

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from claimstream.core.text import script_of
 from claimstream.ner.kb import KBEntity, load_kb
 from claimstream.ner.normalize import (
     NORMALIZER_VERSION,
     Token,
     has_demonym_ending,
     is_char_script,
-    script_of,
     tokenize,
     variants,
 )
@@ -289,9 +289,10 @@ class Gazetteer:
             return None
         node = self._trie
         for norm in norms:
-            node = node.get(norm)
-            if node is None:
+            child = node.get(norm)
+            if child is None:
                 return None
+            node = child
         start, end = toks[0].start, toks[-1].end
         chosen = None
         for index, policy in node.get(_TERMINAL, ()):
@@ -341,7 +342,7 @@ def load_gazetteer(paths: Sequence[str | Path], cache_dir: Path | None = None) -
         try:
             with cache_file.open("rb") as handle:
                 entities, trie, n_aliases = pickle.load(handle)
-        except Exception:  # noqa: BLE001 - a corrupt or stale cache is rebuilt, never fatal
+        except Exception:  # a corrupt or stale cache is rebuilt, never fatal
             entities = None
         finally:
             gc.enable()

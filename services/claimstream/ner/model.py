@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimstream.core.model import ModelLoadError
+from claimstream.core.onnx import select_providers
 from claimstream.core.schema import Document, Entity, Rejection, Translation
 from claimstream.core.settings import Settings
 from claimstream.core.text import chunk_spans
@@ -71,20 +72,8 @@ class _Candidate:
     entity: KBEntity | None = None
 
 
-def onnx_providers(setting: str) -> list[str]:
-    """ONNX Runtime providers for the `provider` setting (auto: CUDA when available, else CPU)."""
-    import onnxruntime as ort
-
-    available = set(ort.get_available_providers())
-    wanted = {
-        "cpu": ["CPUExecutionProvider"],
-        "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-        "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-        "auto": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-    }[setting]
-    if setting in ("cuda", "tensorrt") and wanted[0] not in available:
-        raise ModelLoadError(f"provider={setting} but ONNX Runtime here offers only {sorted(available)}")
-    return [p for p in wanted if p in available]
+# The name benchmarks/ner.py imports; the chooser itself is core.onnx.select_providers.
+onnx_providers = select_providers
 
 
 def load_spacy(name: str) -> Any:
@@ -188,7 +177,7 @@ class EntityModel:
                             _Candidate(m.start, m.end, m.entity.label, conf, "gazetteer", m.entity)
                         )
                 self._fill(doc, candidates[(i, _SOURCE)], candidates[(i, _TRANSLATION)])
-            except Exception as exc:  # noqa: BLE001 - one bad document must not fail the batch
+            except Exception as exc:  # one bad document must not fail the batch
                 results[i] = Rejection("processing_error", f"ner: {type(exc).__name__}: {exc}"[:500])
         timings["gazetteer"] = time.perf_counter() - t
         self.last_timings = timings
@@ -218,14 +207,16 @@ class EntityModel:
 
     def _spacy_group(self, jobs: list[tuple[int, int, int, str]],
                      candidates: dict[tuple[int, int], list[_Candidate]], results: list[Document | Rejection]) -> None:
+        nlp = self.nlp
+        assert nlp is not None, "called only with a spaCy pipeline"
         try:
-            parsed = list(self.nlp.pipe([text for _, _, _, text in jobs], batch_size=len(jobs)))
-        except Exception:  # noqa: BLE001 - find the document that breaks the batch, reject only it
+            parsed = list(nlp.pipe([text for _, _, _, text in jobs], batch_size=len(jobs)))
+        except Exception:  # find the document that breaks the batch, reject only it
             parsed = []
             for i, _field, _offset, text in jobs:
                 try:
-                    parsed.append(self.nlp(text))
-                except Exception as exc:  # noqa: BLE001
+                    parsed.append(nlp(text))
+                except Exception as exc:
                     results[i] = Rejection("processing_error", f"ner/spacy: {type(exc).__name__}: {exc}"[:500])
                     parsed.append(None)
         for (i, field, offset, _text), sdoc in zip(jobs, parsed, strict=True):
@@ -249,7 +240,7 @@ class EntityModel:
                          batch[i].id, name, len(text), len(batch[i].text))
         try:
             tagged = tagger.tag(texts)
-        except Exception as exc:  # noqa: BLE001 - a failed model run rejects the batch's documents
+        except Exception as exc:  # a failed model run rejects the batch's documents
             for i in live:
                 results[i] = Rejection("processing_error", f"ner/{name}: {type(exc).__name__}: {exc}"[:500])
             return
@@ -349,7 +340,7 @@ def _stands_alone(text: str, match: Match) -> bool:
 
 
 def _english_texts(doc: Document) -> list[tuple[int, str]]:
-    texts = []
+    texts: list[tuple[int, str]] = []
     if doc.language.code == "en":
         texts.append((_SOURCE, doc.text))
     if doc.translation.status == Translation.OK and doc.translation.text.strip():
@@ -358,7 +349,7 @@ def _english_texts(doc: Document) -> list[tuple[int, str]]:
 
 
 def _texts(doc: Document) -> list[tuple[int, str]]:
-    texts = [(_SOURCE, doc.text)]
+    texts: list[tuple[int, str]] = [(_SOURCE, doc.text)]
     if doc.translation.status == Translation.OK and doc.translation.text.strip():
         texts.append((_TRANSLATION, doc.translation.text))
     return texts
@@ -374,7 +365,7 @@ def load(settings: Settings) -> EntityModel:
     tagger = None
     if settings.ner_onnx_model:
         tagger = OnnxTagger(
-            settings.ner_onnx_model, providers=onnx_providers(settings.provider),
+            settings.ner_onnx_model, providers=select_providers(settings.provider),
             threads=settings.inference_threads, max_batch_tokens=settings.max_batch_tokens,
         )
     transformer = None

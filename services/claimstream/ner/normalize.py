@@ -29,6 +29,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from claimstream.core.text import script_of
+
 #: Bump when normalization changes, so that cached indexes are rebuilt.
 NORMALIZER_VERSION = 1
 
@@ -176,23 +178,6 @@ def tokenize(text: str) -> list[Token]:
 
 
 # --- scripts and inflection variants -----------------------------------------
-
-
-def script_of(norm: str) -> str:
-    """A coarse script name of a normalized token, from its first letter."""
-    c = norm[0]
-    o = ord(c)
-    if o < 0x250:
-        return "latin"
-    if 0x0400 <= o <= 0x052F:
-        return "cyrillic"
-    if 0x0600 <= o <= 0x06FF or 0x0750 <= o <= 0x077F or 0x08A0 <= o <= 0x08FF:
-        return "arabic"
-    if 0x0900 <= o <= 0x097F:
-        return "devanagari"
-    if 0xAC00 <= o <= 0xD7AF or 0x1100 <= o <= 0x11FF or 0x3130 <= o <= 0x318F:
-        return "hangul"
-    return "other"
 
 
 def is_char_script(ch: str) -> bool:

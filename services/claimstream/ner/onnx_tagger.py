@@ -46,6 +46,16 @@ class _Window:
     offsets: list[tuple[int, int]]
 
 
+@dataclass(slots=True)
+class _OpenSpan:
+    """The entity `decode_bio` is reading: its span so far, type and word scores."""
+
+    start: int
+    end: int
+    kind: str
+    scores: list[float]
+
+
 def decode_bio(
     word_tags: Sequence[str], word_scores: Sequence[float], word_spans: Sequence[tuple[int, int]]
 ) -> list[TaggedSpan]:
@@ -56,25 +66,24 @@ def decode_bio(
     a span is the mean probability of its words' tags.
     """
     spans: list[TaggedSpan] = []
-    current: list[object] | None = None  # [start, end, type, scores]
+    current: _OpenSpan | None = None
 
     def close() -> None:
         if current is not None:
-            scores: list[float] = current[3]  # type: ignore[assignment]
-            label = TYPE_MAP.get(str(current[2]), str(current[2]))
-            spans.append(TaggedSpan(int(current[0]), int(current[1]), label, float(np.mean(scores))))
+            label = TYPE_MAP.get(str(current.kind), str(current.kind))
+            spans.append(TaggedSpan(int(current.start), int(current.end), label, float(np.mean(current.scores))))
 
     for tag, score, (start, end) in zip(word_tags, word_scores, word_spans, strict=True):
         prefix, _, kind = tag.partition("-")
         if prefix not in ("B", "I", "E", "S") or not kind:
             close()
             current = None
-        elif prefix in ("B", "S") or current is None or current[2] != kind:
+        elif prefix in ("B", "S") or current is None or current.kind != kind:
             close()
-            current = [start, end, kind, [score]]
+            current = _OpenSpan(start, end, kind, [score])
         else:
-            current[1] = end
-            current[3].append(score)  # type: ignore[union-attr]
+            current.end = end
+            current.scores.append(score)
     close()
     return spans
 
@@ -102,7 +111,7 @@ class OnnxTagger:
             raise ModelLoadError(f"{paths['config.json']}: no usable id2label ({exc})") from None
         try:
             self.tokenizer = Tokenizer.from_file(str(paths["tokenizer.json"]))
-        except Exception as exc:  # noqa: BLE001 - tokenizers raises a bare Exception on bad files
+        except Exception as exc:  # tokenizers raises a bare Exception on bad files
             raise ModelLoadError(f"{paths['tokenizer.json']}: cannot load tokenizer ({exc})") from None
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
@@ -113,7 +122,7 @@ class OnnxTagger:
             self.session = ort.InferenceSession(
                 str(paths["model.onnx"]), options, providers=list(providers or ["CPUExecutionProvider"])
             )
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        except Exception as exc:  # onnxruntime raises its own exception types
             raise ModelLoadError(f"{paths['model.onnx']}: cannot load ONNX model ({exc})") from None
         self.provider = self.session.get_providers()[0]
         self.input_names = {i.name for i in self.session.get_inputs()}
@@ -197,7 +206,9 @@ class OnnxTagger:
         if not windows:
             return results
         for window, probs in zip(windows, self._run(windows), strict=True):
-            tags, scores, spans = [], [], []
+            tags: list[str] = []
+            scores: list[float] = []
+            spans: list[tuple[int, int]] = []
             seen: dict[int, int] = {}
             for t, word in enumerate(window.words):
                 if word is None:

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from claimstream.ner.normalize import Token, is_char_script, normalize_token, script_of, tokenize
+from claimstream.core.text import script_of
+from claimstream.ner.normalize import Token, is_char_script, normalize_token, tokenize
 
 PLACE_WORDS = Path(__file__).parent / "data" / "place_words.json"
 

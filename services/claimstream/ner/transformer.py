@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
+from claimstream.core.onnx import select_providers
 from claimstream.ner.onnx_tagger import TaggedSpan
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ def read_head(directory: str | Path | None = None) -> tuple[dict[str, Any], dict
         raw_head = head_path.read_bytes()
         with np.load(head_path, allow_pickle=False) as data:
             arrays = {name: data[name].astype(np.float32) for name in data.files}
-    except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many types on a corrupt file
+    except Exception as exc:  # numpy/zipfile raise many types on a corrupt file
         raise HeadError(f"{head_path}: corrupt NER head ({type(exc).__name__}: {exc}); {fix}") from None
     needed = [f"l{i}.{p}" for i in range(bottom, bottom + top)
               for p in ("q.w", "k.w", "v.w", "ao.w", "fi.w", "fo.w", "q.b", "k.b", "v.b", "ao.b", "aln.w",
@@ -388,7 +389,6 @@ class TransformerTagger:
         import onnxruntime as ort
 
         from claimstream.encoder.model import Encoder
-        from claimstream.translate.model import select_providers
 
         self.graph, self.config, self.built = build_tagger(head_dir, cache_dir, weights)
         # The encoder's tokenizer (engine-identical ids and offsets), as in training.
@@ -401,8 +401,8 @@ class TransformerTagger:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(str(self.graph), options,
-                                                providers=select_providers(provider, ort.get_available_providers()))
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own types
+                                                providers=select_providers(provider))
+        except Exception as exc:  # ORT raises its own types
             raise ModelLoadError(f"{self.graph}: the NER tagger graph cannot be loaded ({exc}); delete it to "
                                  "rebuild") from None
         self.provider = self.session.get_providers()[0]
@@ -464,7 +464,7 @@ class TransformerTagger:
 
     def close(self) -> None:
         """Release the sessions."""
-        self.session = None  # type: ignore[assignment]
+        self.session = None
         self._encoder.close()
 
     def describe(self) -> dict[str, Any]:

@@ -176,6 +176,8 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
     logits_bias = getattr(model, "final_logits_bias", None)
 
     class EncoderGraph(nn.Module):
+        pos: torch.Tensor  # buffers, declared for the type checker (nn.Module.__getattr__ is untyped)
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("pos", enc_pos)
@@ -203,6 +205,10 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
     n_layers = len(decoder.layers)
 
     class DecoderGraph(nn.Module):
+        pos: torch.Tensor  # buffers, declared for the type checker (nn.Module.__getattr__ is untyped)
+        lm_weight: torch.Tensor
+        bias: torch.Tensor
+
         def __init__(self) -> None:
             super().__init__()
             self.register_buffer("pos", dec_pos)
@@ -420,7 +426,7 @@ def export_model(src: str | Path, out: Path, dtype: str = "fp32") -> dict[str, A
 
     try:
         config = AutoConfig.from_pretrained(source)
-    except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; the message is what matters
+    except Exception as exc:  # transformers raises many kinds; the message is what matters
         raise ExportError(f"{source}: cannot read the model config: {exc}") from None
     if config.model_type not in SUPPORTED_TYPES:
         raise ExportError(
@@ -429,11 +435,11 @@ def export_model(src: str | Path, out: Path, dtype: str = "fp32") -> dict[str, A
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ExportError(f"{source}: cannot load the tokenizer files: {exc}") from None
     try:
         model = AutoModelForSeq2SeqLM.from_pretrained(source, dtype=torch.float32).eval()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise ExportError(f"{source}: cannot load the weights: {exc}") from None
     try:
         generation = GenerationConfig.from_pretrained(source)

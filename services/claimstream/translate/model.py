@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.model import ModelLoadError
+from claimstream.core.onnx import select_providers
 from claimstream.core.schema import Document, Rejection, Translation
 from claimstream.core.settings import Settings, SettingsError
-from claimstream.translate.export import EXPORT_REVISION
+from claimstream.translate.export import EXPORT_REVISION, MANIFEST_FORMAT
 from claimstream.translate.langcodes import model_language_code
 from claimstream.translate.search import Decoder, SearchOptions, Vocabulary
 from claimstream.translate.segment import (
@@ -43,7 +44,6 @@ from claimstream.translate.segment import (
 log = logging.getLogger(__name__)
 
 SERVICE = "translate"
-MANIFEST_FORMAT = "claimstream-translate/1"
 _LANG_KEY = re.compile(r"^(\*|[a-z]{2,3}(_[A-Za-z]{4})?)$")
 _REQUIRED_MANIFEST = ("architecture", "dtype", "decoder_layers", "heads", "head_dim", "special_tokens", "files")
 
@@ -70,24 +70,6 @@ def parse_model_map(spec: str) -> dict[str, Path]:
             raise SettingsError(f"CLAIMSTREAM_TRANSLATE_MODELS: language {lang!r} is given twice")
         mapping[lang] = Path(directory)
     return mapping
-
-
-def select_providers(requested: str, available: Sequence[str]) -> list[str]:
-    """ONNX Runtime providers for the `provider` setting (auto/cpu/cuda/tensorrt), best first."""
-    if requested == "cpu":
-        return ["CPUExecutionProvider"]
-    wanted = {
-        "auto": ["TensorrtExecutionProvider", "CUDAExecutionProvider"],
-        "cuda": ["CUDAExecutionProvider"],
-        "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider"],
-    }[requested]
-    chosen = [p for p in wanted if p in available]
-    if requested != "auto" and not chosen:
-        raise ModelLoadError(
-            f"provider {requested!r} requested but ONNX Runtime offers only {', '.join(available)}; "
-            "install onnxruntime-gpu on a machine with a GPU, or set CLAIMSTREAM_PROVIDER=cpu"
-        )
-    return [*chosen, "CPUExecutionProvider"]
 
 
 @dataclass
@@ -121,7 +103,7 @@ class OnnxTranslator:
                 raise ModelLoadError(f"{file}: missing ({role} graph); re-run `claimstream export-model`")
             try:
                 sessions.append(ort.InferenceSession(str(file), options, providers=list(providers)))
-            except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+            except Exception as exc:  # ORT raises its own exception types
                 raise ModelLoadError(f"{file}: not a loadable ONNX {role} graph ({exc})") from None
         self.encoder, self.decoder = sessions
         self.provider = self.decoder.get_providers()[0]
@@ -129,7 +111,7 @@ class OnnxTranslator:
             from transformers import AutoTokenizer
 
             self.tokenizer = AutoTokenizer.from_pretrained(str(self.path))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelLoadError(f"{self.path}: cannot load the tokenizer files ({exc})") from None
         special = self.manifest["special_tokens"]
         self.vocab = Vocabulary(
@@ -240,7 +222,7 @@ class TranslationModel:
                 continue
             try:
                 layouts[index] = self._segment(index, doc, route, pieces)
-            except Exception as exc:  # noqa: BLE001 - one bad document must not stop the batch
+            except Exception as exc:  # one bad document must not stop the batch
                 results[index] = Rejection("processing_error", f"segmenting failed: {exc}"[:500])
         outputs, failed = self._translate(pieces, routes)
         by_doc: dict[int, list[tuple[int, Piece]]] = {}
@@ -329,13 +311,13 @@ class TranslationModel:
             assert model is not None
             try:
                 generated = model.search.generate([p.ids for p in batch], self._options(model))
-            except Exception:  # noqa: BLE001 - find which document fails, translate the rest
+            except Exception:  # find which document fails, translate the rest
                 generated = []
                 for doc in sorted({p.doc for p in batch}):
                     mine = [p for p in batch if p.doc == doc]
                     try:
                         ids = model.search.generate([p.ids for p in mine], self._options(model))
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         log.warning("translating document %d failed: %s", doc, exc)
                         failed[doc] = str(exc) or type(exc).__name__
                         continue
@@ -382,9 +364,7 @@ class TranslationModel:
 def load(settings: Settings) -> TranslationModel:
     """Load every model of the model map once; raise ModelLoadError/SettingsError when one cannot be used."""
     mapping = parse_model_map(settings.translate_models)
-    import onnxruntime as ort
-
-    providers = select_providers(settings.provider, ort.get_available_providers())
+    providers = select_providers(settings.provider)
     threads = settings.inference_threads
     loaded: dict[Path, OnnxTranslator] = {}
     models: dict[str, OnnxTranslator] = {}

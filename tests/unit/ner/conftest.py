@@ -16,7 +16,7 @@ def gazetteer(tmp_path_factory: pytest.TempPathFactory) -> Gazetteer:
 
 
 @pytest.fixture(scope="session")
-def spacy_nlp():  # noqa: ANN201 - a spaCy Language
+def spacy_nlp():  # a spaCy Language
     return load_spacy(Settings().ner_spacy_model)
 
 
@@ -26,7 +26,7 @@ def transformer() -> TransformerTagger:
 
 
 @pytest.fixture(scope="session")
-def ner_model(gazetteer: Gazetteer, spacy_nlp, transformer: TransformerTagger) -> EntityModel:  # noqa: ANN001
+def ner_model(gazetteer: Gazetteer, spacy_nlp, transformer: TransformerTagger) -> EntityModel:
     """The stage's recognizers (the shipped e5 tagger, spaCy, the gazetteer) over the test's KB cache."""
     return EntityModel(gazetteer, spacy_nlp, transformer=transformer)
 

@@ -100,7 +100,7 @@ def test_long_text_is_windowed_with_valid_offsets_on_both_sides_of_an_edge(tagge
     verbs = ("opened a new office in", "signed a trade deal with", "sent a delegation to")
     sentences = [f"The minister {verb} {country} last year." for verb in verbs for country in COUNTRIES]
     text = " ".join(sentences)
-    tokens = tagger._encoder.tokenize([text])[0]  # noqa: SLF001 - the token count decides the windows
+    tokens = tagger._encoder.tokenize([text])[0]  # the token count decides the windows
     assert len(tokens.ids) > WINDOW
     spans = tagger.tag([text])[0]
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
