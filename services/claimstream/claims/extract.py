@@ -262,7 +262,8 @@ def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attr
 @cache
 def _negation_pattern() -> regex.Pattern[str]:
     data = load("predicates")["negation"]
-    bounded, unbounded = set(), set()
+    bounded: set[str] = set()
+    unbounded: set[str] = set()
     for lang, words in data.items():
         if lang.startswith("_"):
             continue

@@ -248,7 +248,7 @@ def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
     said more than 100": the rights group's); None when only clauses about other numbers name one."""
     others = [x for x in numbers if x != (number.start, number.end)]
     bounds = [sent[0]] + [m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
-    clauses = [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+    clauses = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
     own = next((i for i, (a, b) in enumerate(clauses) if a <= number.start < b), 0)
     def attribution(a: int, b: int) -> Any:  # per text span, once: a sentence's claims share its clauses
         if (a, b) not in cache:
@@ -358,7 +358,7 @@ def _kb_countries() -> dict[str, str]:
 
     try:
         entities = load_kb(kb_paths(""))
-    except Exception:  # noqa: BLE001 — the ner stage reports a broken KB; claims then key by id prefix
+    except Exception:  # the ner stage reports a broken KB; claims then key by id prefix
         log.exception("claims: knowledge base unreadable; places key by their own id")
         return {}
     return {i: f"country:{e.country}" for i, e in entities.items() if e.country and not i.startswith("country:")}
@@ -435,7 +435,7 @@ class ClaimModel:
             try:
                 pending.extend(self._candidates(doc))
                 results.append(doc)
-            except Exception as exc:  # noqa: BLE001 — one bad document must not stop the batch
+            except Exception as exc:  # one bad document must not stop the batch
                 log.exception("claims: document %s failed", doc.id)
                 results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500]))
         # One batched embedding call for every number no lexicon trigger claimed, at most
@@ -607,7 +607,8 @@ class ClaimModel:
                 record[(c.number.start, c.number.end)] = (reading, c.unit)
         # Numbers that count nothing recognisable stay out of the embedding batch.
         cands = [c for c in cands if c.predicate or (self.fallback and not c.extra.get("abstained") and (
-            self.fallback_mode == "classifier" or c.unit or (c.number and c.number.kind != "numeral") or c.number and c.number.value >= 10))]
+            self.fallback_mode == "classifier" or c.unit or (c.number and c.number.kind != "numeral")
+            or c.number and c.number.value >= 10))]
         # Events: a dated sentence with an event trigger.
         if best_date is not None:
             events = [t for t in triggers if t.kind != "abstain" and vocab[t.predicate]["kind"] == "event"]

@@ -33,8 +33,8 @@ class Trigger:
     """A lexicon word for a predicate, found in a sentence.
 
     `kind` is "verb" (the word says what happened), "noun" (it names what is counted: "troops"),
-    "weak" (it only says an amount is a value: "worth") or "abstain" (it makes a number count something outside the vocabulary: "rescued",
-    "a poll"; `predicate` is then "other").
+    "weak" (it only says an amount is a value: "worth") or "abstain" (it makes a number count
+    something outside the vocabulary: "rescued", "a poll"; `predicate` is then "other").
     """
 
     predicate: str
