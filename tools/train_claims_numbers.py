@@ -233,8 +233,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         shipped = "the hybrid head" if hybrid else "the encoder-only head (`classifier` rows)"
         RESULTS.write_text("\n".join(lines) + f"\n\n{machine_note()}. `python tools/train_claims_numbers.py "
                            f"--evaluate{'' if hybrid else ' --no-hybrid'}`: gold number spans, no NER; training "
-                           "data tools/data/claim_numbers (the lexicons were revised after reading their errors on it, so "
-                           f"their training-data rows are no longer out of sample); shipped: {shipped}.\n",
+                           "data tools/data/claim_numbers (the lexicons were revised after reading their errors "
+                           f"on it, so their training-data rows are not out of sample); shipped: {shipped}.\n",
                            encoding="utf-8")
 
 
