@@ -570,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from claimstream.core.lifetime import honour_parent_death
+
+    honour_parent_death()  # a service the launcher started dies with it
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -6,21 +6,19 @@ and the end-to-end tests.
 service that exited without being asked to, with exponential backoff, and leaves the
 broker and the other services running. The children die with the launcher, even when it
 is SIGKILLed: on Linux each service gets SIGTERM from the kernel when the launcher's
-thread that started it ends (PR_SET_PDEATHSIG), and a small guardian process that
+thread that started it ends (PR_SET_PDEATHSIG, which the service asks for itself at start:
+`core/lifetime.py`), and a small guardian process that
 watches the launcher through a pipe stops the services and then the broker (SIGTERM,
 SIGKILL after a grace period) when that pipe closes without a goodbye.
 """
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import logging
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +30,7 @@ from typing import IO
 
 from claimstream.core.broker import EmbeddedBroker, free_port
 from claimstream.core.kafka import ensure_topics
+from claimstream.core.lifetime import die_with_parent_env
 from claimstream.core.settings import ENV_PREFIX, Settings
 
 log = logging.getLogger(__name__)
@@ -162,9 +161,8 @@ class LocalPipeline:
         try:
             process = subprocess.Popen(
                 self.command(service),
-                env=service_env(self.settings, self.bootstrap, service, port),
+                env={**service_env(self.settings, self.bootstrap, service, port), **die_with_parent_env()},
                 stdout=log_file, stderr=subprocess.STDOUT if log_file else None, stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent_hook(),
             )
         except BaseException:
             if log_file:
@@ -351,40 +349,6 @@ def readyz(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 # --------------------------------------------------------------------------- dying with the launcher
-PR_SET_PDEATHSIG = 1
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    """libc's prctl, resolved once in the launcher (a preexec_fn must not load libraries)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
-    prctl.restype = ctypes.c_int
-    return prctl
-
-
-def die_with_parent_hook(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A preexec_fn that has the kernel send `sig` to the child when this thread ends; None where
-    that is not supported (not Linux), or from a thread other than the main one: the signal
-    follows the thread that forked, so a child of a short-lived thread would die with the thread.
-    The guardian covers those cases.
-    """
-    prctl = _prctl()
-    if prctl is None or threading.current_thread() is not threading.main_thread():
-        return None
-    parent = os.getpid()
-
-    def hook() -> None:
-        prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
-        if os.getppid() != parent:  # the launcher died before the prctl: nobody would signal us
-            os._exit(1)
-
-    return hook
 
 
 class Guardian:
