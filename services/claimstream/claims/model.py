@@ -5,25 +5,31 @@ source text (any language) and in the English translation when there is one, and
 fills `Document.claims` with normalized claims:
 
 - a quantity (people killed, displaced, troops, money, percent, ...) with its
-  qualifier range (numbers.py, qualifiers.py), or an event with its date (dates.py);
-- a canonical English predicate (predicates.py: lexicon, then embeddings);
-- subject, object and place from the ner stage's entities; attribution;
-- a claim key that is the same in every language (see `claim_key`);
+  qualifier range (numbers.py, qualifiers.py) and its counted noun (extract.py), or an
+  event with its date (dates.py);
+- a canonical English predicate: the lexicon trigger that governs the number in its
+  clause (predicates.py), else the trained number classifier (classifier.py), else none:
+  a number that fits no predicate abstains;
+- subject, object and place from the ner stage's entities; attribution from the
+  number's clause;
+- a claim key that names the event, the same in every language;
 - a normalized English sentence built from the key.
 
-Claim keys: `predicate|subject|object|period`, over canonical ids (surface forms
-when the ner stage could not link an entity):
+Claim keys: `predicate|subject|object|period[|part]`, over canonical ids:
 
 - event_place predicates (people_*, homes_damaged, quake_magnitude, turnout_percent):
-  subject = `<event>@<place>`, the event kind named in the sentence or document
-  (flood, earthquake, ...) and the most specific linked place of the sentence, else
-  of the document; object is empty.
+  subject = `<event>@<country>`, the event kind named in the sentence or document
+  (flood, earthquake, ...) and the country the document's linked places vote for
+  (`_event_country`); object is empty.
 - actor predicates (troops_deployed, aid_pledged, withdrew_from, ...): subject = the
-  acting country or organisation, object = the one marked as destination/target
-  ("to", "в", "به", "में", "에"), else the second one named.
-- parties predicates (agreement_signed, deal_value): subject = every linked country
-  or organisation named, sorted and joined with '+'; object is empty.
-- period = the claim's month (YYYY-MM) from its date, else the month of publication.
+  acting country (a city or ministry stands for its country), object = the one marked
+  as destination/target ("to", "в", "به", "में", "에"), else the second one named.
+- parties predicates (agreement_signed, deal_value): subject = the countries of every
+  linked party of the sentence, sorted and joined with '+'; object is empty.
+- a claim that names no place or party: a key of its own document (`#<doc id>`).
+- period = the month (YYYY-MM) of the claim's date, else of publication; a sentence that
+  names only a past year keeps that year.
+- `|part`: a breakdown, an increment or a current count (`_mark_parts`), its own fact.
 """
 
 from __future__ import annotations
