@@ -15,7 +15,7 @@ fills `Document.claims` with normalized claims:
 - a claim key that names the event, the same in every language;
 - a normalized English sentence built from the key.
 
-Claim keys: `predicate|subject|object|period[|part]`, over canonical ids:
+Claim keys: `predicate|subject|object|period[|troops][|part]`, over canonical ids:
 
 - event_place predicates (people_*, homes_damaged, quake_magnitude, turnout_percent):
   subject = `<event>@<country>`, the event kind named in the sentence or document
@@ -29,7 +29,8 @@ Claim keys: `predicate|subject|object|period[|part]`, over canonical ids:
 - a claim that names no place or party: a key of its own document (`#<doc id>`).
 - period = the month (YYYY-MM) of the claim's date, else of publication; a sentence that
   names only a past year keeps that year.
-- `|part`: a breakdown, an increment or a current count (`_mark_parts`), its own fact.
+- `|troops`: a toll of soldiers (people_* counting troops), its own fact; `|part`: a breakdown,
+  an increment or a current count (`_mark_parts`), its own fact.
 """
 
 from __future__ import annotations
@@ -698,6 +699,8 @@ class ClaimModel:
             claim.subject.id = f"#{doc.id}"
         parts = [c.predicate, claim.subject.id or claim.subject.name.lower(),
                  claim.object.id or claim.object.name.lower(), period]
+        if entry["unit"] == "people" and claim.quantity.unit == "troops":
+            parts.append("troops")  # "2,000 soldiers were killed": a toll of soldiers, not of everyone
         if c.extra.get("part"):
             parts.append("part")  # "including 12 police officers": a part of the total, its own fact
         claim.key = "|".join(parts)

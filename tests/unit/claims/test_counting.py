@@ -171,3 +171,12 @@ def test_rupees_are_the_currency_of_the_documents_country(model: ClaimModel, tex
     assert isinstance(result, Document)
     (claim,) = result.claims
     assert claim.predicate == "aid_pledged" and claim.quantity.unit == unit
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("At least 2,000 North Korean soldiers were killed, officials said.", "en"),
+    ("कम से कम 2,000 उत्तर कोरियाई सैनिक मारे गए।", "hi"),
+])
+def test_a_toll_of_soldiers_is_its_own_fact(model: ClaimModel, text: str, lang: str) -> None:
+    ((predicate, _, key),) = _claims(model, text, lang)
+    assert predicate == "people_killed" and key.endswith("|troops")
