@@ -20,17 +20,17 @@ Rules:
   (agreement_signed, ...) disagree when their spans do not overlap: 13 May vs 14 May does,
   "May 2024" vs 13 May does not. Only values of one unit are compared (a toll of soldiers
   is not a toll of people).
-- Time: each member's as-of time is its document's publication time. Reports of a count that
-  only grows (`CUMULATIVE`: tolls, injured, displaced, arrested, homes, troops) are updates when a later one is larger:
-  384 on Monday and 832 on Wednesday is a rising toll, listed in the group's `timeline`,
-  not a conflict. They conflict when a later report is smaller than an earlier one, or when
-  both were published within `SIMULTANEOUS` of each other. Other
-  figures that change (missing, turnout, magnitude) conflict only when reported within
-  `SAME_TIME` of each other; amounts of money at any time.
+- Time: each member's as-of time is its document's publication time. Reports of a count
+  that only grows (`CUMULATIVE`: tolls, injured, displaced, arrested, homes, troops) are
+  updates when a later one is larger: 384 on Monday and 832 on Wednesday is a rising toll,
+  listed in the group's `timeline`, not a conflict. They conflict when a later report is
+  smaller than an earlier one, or when both were published within `SIMULTANEOUS` of each
+  other. Other figures that change (missing, turnout, magnitude) conflict only when reported
+  within `SAME_TIME` of each other; amounts of money at any time.
 - Conflict: two members of different documents, each attributed to a source (not the same
   linked one), that disagree under these rules; the reason names both sources, languages,
-  as-of dates and figures. An unattributed figure is never called a conflict. Two figures of one document are
-  the claim model's to judge (`Claim.contradiction`).
+  as-of dates and figures. An unattributed figure is never called a conflict. Two figures
+  of one document are the claim model's to judge (`Claim.contradiction`).
 """
 
 from __future__ import annotations
