@@ -247,6 +247,12 @@ _APPOSITION = regex.compile(r"[—–(（:：]|\s-\s")
 ATTRIBUTION_CLAUSES = 3
 
 
+def _clauses(text: str, sent: tuple[int, int]) -> list[tuple[int, int]]:
+    """The clause spans of a sentence (document offsets), cut after each clause mark."""
+    bounds = [sent[0]] + [m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
 def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
                         numbers: Sequence[tuple[int, int]], entities: list[Entity],
                         cache: dict[tuple[int, int], Any]) -> Any:
@@ -254,8 +260,7 @@ def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
     sentence that holds no other number ("..., the interior ministry said, but a local rights group
     said more than 100": the rights group's); None when only clauses about other numbers name one."""
     others = [x for x in numbers if x != (number.start, number.end)]
-    bounds = [sent[0]] + [m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
-    clauses = [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    clauses = _clauses(text, sent)
     own = next((i for i, (a, b) in enumerate(clauses) if a <= number.start < b), 0)
     def attribution(a: int, b: int) -> Any:  # per text span, once: a sentence's claims share its clauses
         if (a, b) not in cache:
@@ -277,18 +282,23 @@ def _clause_attribution(text: str, sent: tuple[int, int], number: NumberMention,
 
 @cache
 def _modal_pattern() -> regex.Pattern[str]:
-    table = load_lexicon("predicates")["modal"]
+    return _table_pattern("modal", whole_words=False)
+
+
+def _table_pattern(name: str, whole_words: bool) -> regex.Pattern[str]:
+    """Any word of the per-language table `name` of predicates.json, at a word start (anywhere in
+    Han and Hangul); with `whole_words`, also ending at a word end."""
+    table = load_lexicon("predicates")[name]
     words = {f for lang, ws in table.items() if not lang.startswith("_") for w in ws for f in spellings(w)}
     alternation = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
-    return regex.compile(r"(?:(?<![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + r")",
+    end = r"(?:(?![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))" if whole_words else ""
+    return regex.compile(r"(?:(?<![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation + r")" + end,
                          regex.IGNORECASE)
 
 
 def _in_modal_clause(text: str, sent: tuple[int, int], number: NumberMention) -> bool:
     """Whether a forecast, poll or possibility word stands in the number's clause."""
-    breaks = [sent[0]] + [m.end() for m in _CLAUSE_SPLIT.finditer(text, sent[0], sent[1])] + [sent[1]]
-    lo = max(b for b in breaks if b <= number.start)
-    hi = min((b for b in breaks if b > number.start), default=sent[1])
+    lo, hi = next(((a, b) for a, b in _clauses(text, sent) if a <= number.start < b), sent)
     return _modal_pattern().search(text, lo, hi) is not None
 
 
@@ -859,11 +869,7 @@ def _different_sources(a: Claim, b: Claim) -> bool:
 
 @cache
 def _contrast_pattern() -> regex.Pattern[str]:
-    table = load_lexicon("predicates")["contrast"]
-    words = {f for lang, ws in table.items() if not lang.startswith("_") for w in ws for f in spellings(w)}
-    alternation = "|".join(regex.escape(w) for w in sorted(words, key=len, reverse=True))
-    return regex.compile(r"(?:(?<![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))(?:" + alternation
-                         + r")(?:(?![\p{L}\p{M}])|(?<=[\p{Han}\p{Hangul}]))", regex.IGNORECASE)
+    return _table_pattern("contrast", whole_words=True)
 
 
 def _set_against(a: Claim, b: Claim) -> bool:
