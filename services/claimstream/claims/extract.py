@@ -144,11 +144,6 @@ def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
     return "", ""
 
 
-def find_unit(text: str, number: NumberMention) -> str:
-    """What the number counts: people, troops, usd, percent, places, duration, ... or ''."""
-    return find_counted(text, number)[0]
-
-
 def counts_people(text: str, number: NumberMention) -> bool:
     """Whether the words right after the number name people ("children", "मछुआरा", "pupils")."""
     words = _NEXT_WORDS.match(normalize_digits(text[number.end : number.end + 40]))
