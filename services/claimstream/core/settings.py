@@ -128,7 +128,9 @@ class Settings:
     )
     translate_target: str = _setting("en", "Target language.", "translate")
     translate_beam_size: int = _setting(1, "Beam size (1: greedy).", "translate")
-    translate_max_length: int = _setting(256, "Most target tokens per sentence.", "translate")
+    translate_max_length: int = _setting(
+        256, "Most target tokens per sentence, and source tokens per piece of a longer one; each model's "
+        "position table (`max_positions` in its manifest) caps both.", "translate")
     translate_length_penalty: float = _setting(1.0, "Beam-search length penalty.", "translate")
     translate_no_repeat_ngram: int = _setting(0, "Forbid repeating n-grams of this size (0: off).", "translate")
 

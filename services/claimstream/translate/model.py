@@ -121,7 +121,11 @@ class OnnxTranslator:
         self.search = Decoder(self.encoder, self.decoder, self.manifest["decoder_layers"], self.manifest["heads"],
                               self.manifest["head_dim"], self.vocab)
         self.language_tokens: dict[str, int] = self.manifest.get("language_tokens", {})
-        self.max_source_tokens = int(self.manifest.get("max_positions", 512)) - 2
+        # The position tables bound both sides: a source of `max_positions` tokens (less the end
+        # token and a language token), and as many decoder steps (each generated token takes one).
+        positions = int(self.manifest.get("max_positions", 512))
+        self.max_source_tokens = positions - 2
+        self.max_target_tokens = positions
         pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
         # Which token ids start a word / end a clause, for cutting over-long sentences safely.
         self._word_start = {i for i, p in enumerate(pieces) if p and p.startswith("▁")}
@@ -293,7 +297,8 @@ class TranslationModel:
     def _options(self, model: OnnxTranslator, max_new_tokens: int | None = None) -> SearchOptions:
         s = self.settings
         return SearchOptions(
-            beam_size=max(1, s.translate_beam_size), max_new_tokens=max_new_tokens or s.translate_max_length,
+            beam_size=max(1, s.translate_beam_size),
+            max_new_tokens=min(max_new_tokens or s.translate_max_length, model.max_target_tokens),
             length_penalty=s.translate_length_penalty, no_repeat_ngram=s.translate_no_repeat_ngram,
             forced_bos=self._target_tokens.get(id(model)),
         )

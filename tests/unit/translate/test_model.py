@@ -232,3 +232,28 @@ def test_multilingual_routing_forces_the_target_language_token(tiny_onnx: Path, 
 
 def test_module_exposes_load() -> None:
     assert translate_model.load is load
+
+
+def test_short_position_table_caps_source_and_decode_length(tmp_path: Path) -> None:
+    """A model with 16 positions, which never ends a sentence by itself, under a 256-token limit.
+
+    Uncapped, the decoder would index past its position table (an ONNX Runtime Gather error,
+    the document dead-lettered); capped, every sentence translates with at most 16 tokens.
+    """
+    from tests.fixtures.tiny_marian import build_marian
+
+    checkpoint = build_marian(tmp_path / "short", max_positions=16, eos_bias=-50.0)
+    export_model(checkpoint, tmp_path / "short-onnx", "fp32")
+    model = load(Settings(translate_models=f"hi={tmp_path / 'short-onnx'}", provider="cpu",
+                          translate_max_length=256, inference_threads=1))
+    long_sentence = " ".join(["उत्तर भारत में बाढ़ से लगभग 20,000 लोग विस्थापित हुए"] * 6) + "।"
+    out = model.predict([_doc(long_sentence, "hi"), _doc("बाढ़ आई।", "hi", doc_id="short")])
+    assert [type(d) for d in out] == [Document, Document]
+    assert all(d.translation.status == Translation.OK for d in out)
+    pieces = model.models["hi"].cut(model.models["hi"].tokenize([long_sentence])[0], 14)
+    assert len(pieces) > 1  # the source was cut to fit the table, not fed whole
+    # each piece's translation stops at the table's length (the model never ends one by itself)
+    onnx = model.models["hi"]
+    generated = onnx.search.generate([onnx.wrap(piece, "") for piece in pieces], model._options(onnx))
+    assert {len(ids) for ids in generated} == {16}
+    assert out[0].translation.target_tokens > out[1].translation.target_tokens > 0
