@@ -75,6 +75,7 @@ from typing import Any
 
 import numpy as np
 
+from claimstream.core.files import as_mkdir_would
 from claimstream.core.model import ModelLoadError
 from claimstream.encoder.weights import Config, E5Weights, Q4Matrix, bundled_weights, file_digest, read_weights
 
@@ -183,6 +184,7 @@ def build(weights: str | Path | None = None, out: str | Path | None = None, fmt:
             "build_seconds": round(time.perf_counter() - started, 2),
         }
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        as_mkdir_would(tmp)  # the image's unprivileged user reads what root built
         if final.exists() and _complete(final) is None:
             shutil.rmtree(final, ignore_errors=True)  # an incomplete leftover (its files were deleted)
         try:

@@ -38,6 +38,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from claimstream.core.files import as_mkdir_would
+
 log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = "claimstream-translate/1"
@@ -496,6 +498,7 @@ def export_model(src: str | Path, out: Path, dtype: str = "fp32") -> dict[str, A
         config.save_pretrained(tmp)
         generation.save_pretrained(tmp)
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        as_mkdir_would(tmp)  # readable by others, as a directory made by `mkdir` would be
         # Replace the output only once the export is whole, so a failed export leaves no half model.
         if out.exists():
             shutil.rmtree(out)

@@ -129,3 +129,25 @@ def test_gpu_overlay_gives_translate_and_only_translate_a_gpu() -> None:
             assert {"name": "CLAIMSTREAM_PROVIDER", "value": "cuda"} in container(deployment)["env"]
         else:
             assert "nvidia.com/gpu" not in limits, name
+
+
+def test_the_models_volume_is_filled_by_a_job_and_read_by_the_pods() -> None:
+    """The PVC's access mode lets its filler write while every pod mounts it read-only."""
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    docs = build("base")
+    [pvc] = of_kind(docs, "PersistentVolumeClaim").values()
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    for deployment in of_kind(docs, "Deployment").values():
+        claims = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if "persistentVolumeClaim" in v]
+        assert claims == [{"name": "models", "persistentVolumeClaim": {
+            "claimName": pvc["metadata"]["name"], "readOnly": True}}]
+    job = yaml.safe_load((K8S / "jobs" / "export-models.yaml").read_text())
+    kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+    assert job["metadata"]["namespace"] == "claimstream"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 10001  # the image's user, as the services run
+    [volume] = [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+    assert volume["persistentVolumeClaim"] == {"claimName": pvc["metadata"]["name"]}  # writable
+    [c] = pod["containers"]
+    assert "claimstream export-model" in " ".join(c["args"])
+    assert {"name": "models", "mountPath": "/models"} in c["volumeMounts"]

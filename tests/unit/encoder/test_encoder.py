@@ -183,6 +183,13 @@ def test_second_build_reuses_the_cache(cache: Path, encoder: Encoder) -> None:
     assert Encoder(cache_dir=cache, threads=1).built.directory == first.directory
 
 
+def test_the_built_directory_is_readable_by_other_users(encoder: Encoder) -> None:
+    # The image builds as root and runs as uid 10001: a 0700 directory (mkdtemp's) would lock it out.
+    directory = encoder.built.directory
+    assert directory.stat().st_mode & 0o005 == 0o005, oct(directory.stat().st_mode)
+    assert all(f.stat().st_mode & 0o004 for f in directory.iterdir())
+
+
 def test_cache_directory_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "elsewhere"))
     assert default_cache_dir() == tmp_path / "elsewhere"

@@ -182,6 +182,20 @@ def test_export_int8_loads_and_translates(tiny_checkpoint: Path, tmp_path: Path)
     assert out[0].translation.status == Translation.OK and out[0].translation.target_tokens > 0
 
 
+def test_export_output_is_readable_by_other_users(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    # `export-model` runs as one user; the image's services run as uid 10001 and only read /models.
+    import os
+
+    old = os.umask(0o022)
+    try:
+        export_model(tiny_checkpoint, tmp_path / "shared", "fp32")
+    finally:
+        os.umask(old)
+    out = tmp_path / "shared"
+    assert out.stat().st_mode & 0o777 == 0o755
+    assert all(f.stat().st_mode & 0o004 for f in out.rglob("*")), "a file others cannot read"
+
+
 def test_export_errors_name_the_problem(tiny_checkpoint: Path, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="no such directory"):
         export_model(tmp_path / "missing", tmp_path / "out")
