@@ -44,6 +44,8 @@ class _OneService:
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+#: A gRPC call lasts from a millisecond (a health check, a small Enrich) to as long as a client keeps a Watch open.
+_RPC_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 MESSAGES = Counter(
     "claimstream_messages_total",
@@ -98,6 +100,25 @@ TRANSLATIONS = Counter(
     "claimstream_translations_total", "Documents by translation status.", ["service", "status", "source_language"],
     registry=REGISTRY,
 )
+GRPC_REQUESTS = Counter(
+    "claimstream_grpc_requests_total",
+    "gRPC calls the server finished, by method and the status code they ended with.",
+    ["service", "method", "code"],
+    registry=REGISTRY,
+)
+GRPC_REQUEST_SECONDS = Histogram(
+    "claimstream_grpc_request_seconds",
+    "Wall time of one gRPC call, from its start until it ended (a stream: until it closed).",
+    ["service", "method"],
+    buckets=_RPC_BUCKETS,
+    registry=REGISTRY,
+)
+GRPC_IN_FLIGHT = Gauge(
+    "claimstream_grpc_in_flight",
+    "gRPC calls in progress (open Watch streams included).",
+    ["service", "method"],
+    registry=REGISTRY,
+)
 
 #: Every metric family this package exports (dashboards and alerts may use only these).
 METRIC_NAMES = (
@@ -111,6 +132,9 @@ METRIC_NAMES = (
     "claimstream_model_info",
     "claimstream_claim_groups",
     "claimstream_translations_total",
+    "claimstream_grpc_requests_total",
+    "claimstream_grpc_request_seconds",
+    "claimstream_grpc_in_flight",
 )
 
 

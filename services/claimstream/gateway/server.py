@@ -11,7 +11,8 @@ protobuf themselves: a request gRPC could not deserialize would otherwise fail
 with INTERNAL, and a caller deserves INVALID_ARGUMENT and what was wrong.
 Health checking (grpc.health.v1) and server reflection are served beside it;
 `serve_gateway` also serves `/metrics`, `/healthz` and `/readyz` over HTTP on the
-gateway's metrics port, as every stage does.
+gateway's metrics port, as every stage does; every call is counted by method and
+status code, and timed, by the interceptor in `rpc_metrics.py`.
 
 Capacity: gRPC's synchronous server runs each call on one of
 `grpc_max_workers` threads for as long as the call lasts (a Watch: as long as
@@ -81,6 +82,7 @@ from claimstream.core.schema import (
     encode_document,
 )
 from claimstream.core.settings import Settings, SettingsError
+from claimstream.gateway.rpc_metrics import RpcMetrics
 from claimstream.v1 import gateway_pb2
 from claimstream.v1.gateway_pb2 import IngestSummary, WatchEvent, WatchRequest
 
@@ -749,6 +751,7 @@ def start_gateway(
             ("grpc.max_receive_message_length", _hard_receive_limit(settings)),
             ("grpc.max_send_message_length", settings.grpc_max_message_bytes),
         ],
+        interceptors=[RpcMetrics()],
     )
     handlers = _method_handlers(gateway)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
