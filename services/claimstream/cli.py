@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from claimstream.core.logs import configure_logging
 from claimstream.core.settings import Settings, SettingsError
 from claimstream.core.text import printable
 
@@ -136,30 +137,70 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.broker import EmbeddedBroker
+    from claimstream.core.broker import EmbeddedBroker, free_port, port_in_use
 
+    service = args.service
+    if args.join:
+        settings = join_local_pipeline(settings, service)
+    port = settings.port_for(service)
+    if port_in_use(settings.metrics_host, port):
+        raise CliError(
+            f"port {port} ({service} metrics) is already in use on {settings.metrics_host}: is `claimstream up` "
+            f"running? To add a worker beside it, run `claimstream serve {service} --join`; or choose a port "
+            "with --metrics-port."
+        )
+    if not settings.bootstrap and port_in_use("127.0.0.1", settings.broker_port):
+        raise CliError(
+            f"port {settings.broker_port} (the embedded broker) is already in use: is `claimstream up` running? "
+            f"To add a worker beside it, run `claimstream serve {service} --join`; to use another broker, set "
+            "CLAIMSTREAM_BOOTSTRAP or --broker-port."
+        )
+    if service == "gateway" and args.join and port_in_use(settings.grpc_host, settings.grpc_port):
+        settings = settings.replace(grpc_port=free_port())
+        log.info("gRPC port taken; this gateway listens on %s:%d", settings.grpc_host, settings.grpc_port)
     broker = None
     if not settings.bootstrap:
         broker = EmbeddedBroker(port=settings.broker_port).start()
         settings = settings.on_embedded_broker(broker.bootstrap)
-        print(f"embedded broker (memory-only) on {broker.bootstrap}", file=sys.stderr)
+        log.info("embedded broker (memory-only) on %s", broker.bootstrap)
     try:
-        if args.service == "gateway":
+        if service == "gateway":
             if not gateway_available():
                 raise CliError("the gateway is not part of this installation")
             from claimstream.gateway.server import serve_gateway
 
             serve_gateway(settings)
         else:
-            if args.service not in stream_services():
-                raise CliError(f"service {args.service!r} is not part of this installation")
+            if service not in stream_services():
+                raise CliError(f"service {service!r} is not part of this installation")
             from claimstream.core.runner import serve
 
-            serve(service_spec(args.service, settings), settings)
+            serve(service_spec(service, settings), settings)
     finally:
         if broker:
             broker.stop()
     return 0
+
+
+def join_local_pipeline(settings: Settings, service: str) -> Settings:
+    """`serve --join`: these settings for a worker beside a running `claimstream up`.
+
+    The worker uses up's embedded broker (127.0.0.1:`broker_port`) unless CLAIMSTREAM_BOOTSTRAP
+    names one, and a free metrics port unless `metrics_port` names one; it joins its stage's
+    consumer group, so the stage's partitions are shared between the workers.
+    """
+    from claimstream.core.broker import free_port, port_in_use
+
+    if not settings.bootstrap:
+        if not port_in_use("127.0.0.1", settings.broker_port):
+            raise CliError(f"--join: no broker listens on 127.0.0.1:{settings.broker_port}; start `claimstream up` "
+                           "first (or pass its --broker-port), or drop --join to start a broker of this worker's own")
+        settings = settings.on_embedded_broker(f"127.0.0.1:{settings.broker_port}")
+    if not settings.metrics_port:
+        settings = settings.replace(metrics_port=free_port())
+    log.info("%s: joining the pipeline on %s; metrics on http://%s:%d/metrics", service, settings.bootstrap,
+             settings.metrics_host, settings.metrics_port)
+    return settings
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -524,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--services", help="comma-separated subset to run (default: all)")
     p = command("serve", cmd_serve, "Run one service, as a container would.")
     p.add_argument("service", choices=SERVICES)
+    p.add_argument("--join", action="store_true",
+                   help="run beside a running `claimstream up`: use its embedded broker and a free metrics port "
+                        "(the worker shares its stage's partitions)")
     p = command("ingest", cmd_ingest, "Send documents (.txt, .jsonl, directories, - for stdin) to the ingest topic.")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--dlq", action="store_true",
@@ -569,24 +613,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The commands that run the models: ONNX Runtime only (export-model is the one user of torch).
+TORCH_FREE_COMMANDS = frozenset({"serve", "enrich", "demo", "up"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from claimstream.core.imports import keep_torch_out
     from claimstream.core.lifetime import honour_parent_death
 
     honour_parent_death()  # a service the launcher started dies with it
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in TORCH_FREE_COMMANDS:
+        keep_torch_out()  # spaCy would import it at start for nothing: about 2 s and 180 MiB
     try:
         settings = Settings.load(args=args)
     except SettingsError as exc:
         print(printable(f"claimstream: {exc}"), file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    if settings.log_level != "debug":
-        # The Kafka clients log every connection at INFO.
-        for noisy in ("kafka", "aiokafka"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Every line names its writer: the service of `serve`, else the command.
+    configure_logging(args.service if args.command == "serve" else args.command, settings.log_level,
+                      settings.log_format)
     from claimstream.core.broker import BrokerError
     from claimstream.core.inputs import InputError
     from claimstream.core.kafka import BrokerUnavailable, TopicsMissing
@@ -604,7 +651,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except (CliError, InputError, BrokerUnavailable, TopicsMissing, BrokerError, ModelLoadError, LaunchError,
             SettingsError) as exc:
-        print(printable(f"claimstream: {exc}"), file=sys.stderr)
+        if args.command == "serve":  # a service's stderr is its log (JSON with log_format=json)
+            log.error("%s", printable(str(exc)))
+        else:
+            print(printable(f"claimstream: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -159,6 +159,94 @@ def test_services_and_broker_die_with_a_sigkilled_up(up: Up):
     assert "the launcher (pid" in up.log() and "is gone; stopping" in up.log()
 
 
+def _serve(up: Up, *args: str, log_path: Path) -> subprocess.Popen[str]:
+    """`claimstream serve ARGS` with the test's settings but no bootstrap or metrics port (as a user types it)."""
+    env = {**os.environ, **up.settings.to_env(), "PYTHONUNBUFFERED": "1"}
+    env.pop("CLAIMSTREAM_BOOTSTRAP", None)
+    env.pop("CLAIMSTREAM_METRICS_PORT", None)
+    with open(log_path, "w") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "claimstream.cli", "serve", *args, "--broker-port", str(up.broker_port)],
+            stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+        )
+
+
+def _ok_count(metrics_port: int) -> float:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    found = re.search(r'^claimstream_messages_total\{[^}]*outcome="ok"[^}]*\} (\S+)$', text, re.M)
+    return float(found[1]) if found else 0.0
+
+
+def test_serve_join_adds_a_worker_beside_up_and_plain_serve_says_how(up: Up, tmp_path: Path):
+    # Without --join, a second worker would start its own broker and take langid's metrics port:
+    # it stops at once and names the flag instead of a bind traceback.
+    plain = _serve(up, "langid", "--metrics-port", str(up.metrics_port), log_path=tmp_path / "plain.log")
+    assert plain.wait(60) == 2
+    said = (tmp_path / "plain.log").read_text()
+    assert f"port {up.metrics_port} (langid metrics) is already in use" in said
+    assert "claimstream serve langid --join" in said and "Traceback" not in said
+
+    joined = _serve(up, "langid", "--join", log_path=tmp_path / "joined.log")
+    try:
+        found: list[str] = []
+
+        def announced() -> bool:
+            log = (tmp_path / "joined.log").read_text()
+            found[:] = re.findall(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", log)
+            return bool(found) and readyz("127.0.0.1", int(found[0]))
+
+        up.wait_until(announced, "the joined langid worker ready", timeout=120)
+        port = int(found[0])
+        assert port != up.metrics_port
+        assert f"joining the pipeline on 127.0.0.1:{up.broker_port}" in (tmp_path / "joined.log").read_text()
+        # Both workers share the stage's consumer group: documents keep arriving on docs.langid
+        # (each once), and the joined worker takes its share of the partitions.
+        docs = ingest_messages("joined", 40)
+        deadline = time.monotonic() + 90
+        while _ok_count(port) == 0:
+            assert joined.poll() is None, (tmp_path / "joined.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the joined worker processed nothing in 90 s"
+            produce(up.settings, docs)
+            time.sleep(2)
+        records = collect(up.settings, "docs.langid", [i for i, _ in docs], timeout=90)
+        assert {i for i, _ in docs} <= {r.key.decode() for r in records}
+        assert _ok_count(up.metrics_port) > 0, "up's own worker lost every partition"
+    finally:
+        stop_process(joined, signal.SIGTERM, grace=30)
+
+
+def test_up_refuses_a_taken_port_before_starting_anything(tmp_path: Path):
+    import socket
+
+    settings = stream_settings(tmp_path, metrics_port=free_port())
+    env = {**os.environ, **settings.to_env()}
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        for flag, port, what in (("--metrics-port", taken, "langid metrics"),
+                                 ("--broker-port", taken, "the embedded broker")):
+            args = ["--broker-port", str(settings.broker_port), "--metrics-port", str(settings.metrics_port)]
+            args[args.index(flag) + 1] = str(port)
+            done = subprocess.run([sys.executable, "-m", "claimstream.cli", "up", "--services", "langid", *args],
+                                  capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+            assert done.returncode == 2, done.stderr[-2000:]
+            assert f"already in use: 127.0.0.1:{port} ({what})" in done.stderr
+            assert "claimstream serve SERVICE --join" in done.stderr and "Traceback" not in done.stderr
+            # nothing was left behind: the other port is still free
+            other = settings.broker_port if flag == "--metrics-port" else settings.metrics_port
+            assert not port_in_use("127.0.0.1", other)
+
+
+def test_up_metrics_port_is_a_base_so_services_never_share_one(tmp_path: Path):
+    pipeline = LocalPipeline(stream_settings(tmp_path, metrics_port=9300), ["langid", "ner", "claims", "gateway"])
+    assert [pipeline.port_of(s) for s in pipeline.services] == [9300, 9302, 9303, 9304]
+    assert LocalPipeline(Settings(), ["langid", "gateway"]).port_of("gateway") == 9105
+
+
 # --------------------------------------------------------------------------- the backoff, without Kafka
 class CrashingPipeline(LocalPipeline):
     """Workers that exit at once with status 3 (or run until killed, with `hold`)."""

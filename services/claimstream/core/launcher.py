@@ -28,10 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from claimstream.core.broker import EmbeddedBroker, free_port
+from claimstream.core.broker import EmbeddedBroker, free_port, port_in_use
 from claimstream.core.kafka import ensure_topics
 from claimstream.core.lifetime import die_with_parent_env
-from claimstream.core.settings import ENV_PREFIX, Settings
+from claimstream.core.settings import ENV_PREFIX, SERVICE_PORTS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,8 @@ class LocalPipeline:
         #: the clock of started_at/restart_at (tests replace it)
         self.clock: Callable[[], float] = time.monotonic
         self.broker: EmbeddedBroker | None = None
+        #: the settings the services run with (`settings` on the embedded broker, once started)
+        self.live = settings
         self.processes: list[ServiceProcess] = []
         self._guardian: Guardian | None = None
         self._guardian_tried = False
@@ -131,14 +133,45 @@ class LocalPipeline:
     def bootstrap(self) -> str:
         return self.broker.bootstrap if self.broker else self.settings.bootstrap_servers()
 
+    def port_of(self, service: str) -> int:
+        """The metrics port of the first worker of `service`.
+
+        With `metrics_port` set, services take consecutive ports from it in stage order
+        (langid on `metrics_port`, translate on +1, ...), so that one setting cannot put two
+        services on one port; otherwise each takes its default (9101-9105).
+        """
+        if service in self.ports:
+            return self.ports[service]
+        if self.settings.metrics_port:
+            return self.settings.metrics_port + list(SERVICE_PORTS).index(service)
+        return self.settings.port_for(service)
+
+    def taken_ports(self) -> list[str]:
+        """The ports `start` would listen on that something already listens on, described."""
+        s = self.settings
+        wanted = [("127.0.0.1", s.broker_port, "the embedded broker")] if not s.bootstrap else []
+        wanted += [(s.metrics_host, self.port_of(service), f"{service} metrics") for service in self.services]
+        if "gateway" in self.services:
+            wanted.append((s.grpc_host, s.grpc_port, "the gateway's gRPC"))
+        return [f"{host}:{port} ({what})" for host, port, what in wanted if port and port_in_use(host, port)]
+
     def start(self, ready_timeout: float = 120.0) -> LocalPipeline:
+        taken = self.taken_ports()
+        if taken:
+            raise LaunchError(
+                f"already in use: {', '.join(taken)}. Is another "
+                "`claimstream up` running? Stop it first; to add a worker beside it, run "
+                "`claimstream serve SERVICE --join`; to run a second pipeline, pass other ports "
+                "(--broker-port, --metrics-port, --grpc-port)."
+            )
         guardian = self._guard()  # first, so that it watches the broker from its first second
         if not self.settings.bootstrap:
             self.broker = EmbeddedBroker(port=self.settings.broker_port).start()
             if guardian and self.broker.process:
                 guardian.watch(self.broker.process.pid, STAGE_BROKER)
-        live = self.settings.on_embedded_broker(self.bootstrap) if self.broker else self.settings
-        ensure_topics(live)  # on an external cluster only where CLAIMSTREAM_CREATE_TOPICS allows
+        # What the services get: on the embedded broker, topic creation and quick group joins.
+        self.live = self.settings.on_embedded_broker(self.bootstrap) if self.broker else self.settings
+        ensure_topics(self.live)  # on an external cluster only where CLAIMSTREAM_CREATE_TOPICS allows
         for service in self.services:
             self.start_service(service)
             for _ in range(self.replicas - 1):
@@ -152,7 +185,7 @@ class LocalPipeline:
 
     def start_service(self, service: str, port: int | None = None, replace: bool = True) -> ServiceProcess:
         """Start a worker of `service`; with `replace`, it takes the place of the previous one."""
-        port = port or self.ports.get(service) or self.settings.port_for(service)
+        port = port or self.port_of(service)
         log_path = log_file = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -161,7 +194,7 @@ class LocalPipeline:
         try:
             process = subprocess.Popen(
                 self.command(service),
-                env={**service_env(self.settings, self.bootstrap, service, port), **die_with_parent_env()},
+                env={**service_env(self.live, self.bootstrap, service, port), **die_with_parent_env()},
                 stdout=log_file, stderr=subprocess.STDOUT if log_file else None, stdin=subprocess.DEVNULL,
             )
         except BaseException:

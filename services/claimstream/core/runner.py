@@ -309,7 +309,10 @@ class StageWorker:
             self.spec.service, self.model.model_name, self.model.provider, self.spec.input_topic,
             self.spec.output_topic, self.settings.metrics_host, self.settings.port_for(self.spec.service),
         )
-        worker = faust.Worker(self.app, loglevel=self.settings.log_level.upper(), redirect_stdouts=False)
+        # Faust keeps the process's logging (core/logs.py) instead of installing its own format, and
+        # prints nothing by itself (no spinner, no "-INT-" on Ctrl-C): every line is a log record.
+        worker = faust.Worker(self.app, redirect_stdouts=False, override_logging=False, quiet=True)
+        worker.spinner = None  # so Faust logs "Ready" rather than printing "OK ^"
         try:
             worker.execute_from_commandline()
         finally:

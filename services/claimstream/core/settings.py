@@ -17,6 +17,9 @@ from typing import Any
 
 ENV_PREFIX = "CLAIMSTREAM_"
 
+# Consumer-group timeouts on the embedded broker, where they are not set (see on_embedded_broker).
+EMBEDDED_GROUP_TIMEOUTS = {"session_timeout": 6.0, "rebalance_timeout": 6.0, "heartbeat_interval": 1.0}
+
 # Default metrics/health port of each service; `metrics_port = 0` picks these.
 SERVICE_PORTS = {"langid": 9101, "translate": 9102, "ner": 9103, "claims": 9104, "gateway": 9105}
 
@@ -99,9 +102,15 @@ class Settings:
         "127.0.0.1", "Address `/metrics`, `/healthz` and `/readyz` bind to (0.0.0.0 in containers).", "runtime"
     )
     metrics_port: int = _setting(
-        0, "Port of `/metrics`, `/healthz`, `/readyz` (0: the service's default, 9101-9105).", "runtime"
+        0, "Port of `/metrics`, `/healthz`, `/readyz` (0: the service's default, 9101-9105; under `up`, the "
+        "first of consecutive ports, in stage order).", "runtime"
     )
     log_level: str = _setting("info", "Log level.", "runtime", ("debug", "info", "warning", "error"))
+    log_format: str = _setting(
+        "text", "Log lines on stderr, each naming its service (or command): text = `time level service logger: "
+        "message`; json = one object per line with time (ISO 8601, UTC), level, service, logger, message and "
+        "exc_info.", "runtime", ("text", "json"),
+    )
 
     # --- inference --------------------------------------------------------
     provider: str = _setting(
@@ -230,9 +239,17 @@ class Settings:
         return self.create_topics == "true" or (self.create_topics == "auto" and not self.bootstrap)
 
     def on_embedded_broker(self, bootstrap: str) -> Settings:
-        """These settings pointed at an embedded broker just started at `bootstrap` (auto creates topics there)."""
+        """These settings pointed at an embedded broker just started at `bootstrap`.
+
+        `create_topics=auto` creates topics there. Group timeouts left at their defaults
+        (sized for a real cluster) become `EMBEDDED_GROUP_TIMEOUTS`: a group join waits for the
+        rebalance timeout, so a worker on the one-process broker is ready in about 3 s, not 15-30.
+        """
         create = "true" if self.create_topics == "auto" else self.create_topics
-        return self.replace(bootstrap=bootstrap, create_topics=create)
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        quicker = {name: value for name, value in EMBEDDED_GROUP_TIMEOUTS.items()
+                   if getattr(self, name) == defaults[name]}
+        return self.replace(bootstrap=bootstrap, create_topics=create, **quicker)
 
     def dlq_topic(self, input_topic: str) -> str:
         return input_topic + self.dlq_suffix

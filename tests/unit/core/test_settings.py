@@ -39,3 +39,13 @@ def test_children_get_the_same_settings():
 def test_readme_settings_table_is_current():
     readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     assert Settings.markdown_table() in readme, "regenerate with `claimstream settings --markdown`"
+
+
+def test_the_embedded_broker_gets_quick_group_joins_unless_they_are_set() -> None:
+    # A group join waits for the rebalance timeout: 30 s is for a real cluster, not the one-process broker.
+    quick = Settings().on_embedded_broker("127.0.0.1:9092")
+    assert (quick.session_timeout, quick.rebalance_timeout, quick.heartbeat_interval) == (6.0, 6.0, 1.0)
+    assert quick.bootstrap == "127.0.0.1:9092" and quick.create_topics == "true"
+    chosen = Settings(session_timeout=45.0).on_embedded_broker("127.0.0.1:9092")
+    assert chosen.session_timeout == 45.0 and chosen.rebalance_timeout == 6.0
+    assert Settings().session_timeout == 30.0  # an external cluster keeps the defaults
