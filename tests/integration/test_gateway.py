@@ -229,6 +229,39 @@ def test_http_health_pages(settings: Settings) -> None:
         httpd.server_close()
 
 
+def test_a_prober_that_gives_up_leaves_no_traceback(settings: Settings, capfd: pytest.CaptureFixture[str]) -> None:
+    # `up` probes /readyz with a 0.2 s timeout while the gateway loads its models; a probe that
+    # hangs up before the answer is written must not print a BrokenPipe traceback.
+    import socket
+    import struct
+    import threading
+
+    answering = threading.Event()
+
+    def slow_ready() -> bool:
+        answering.set()
+        time.sleep(0.3)
+        return False
+
+    local = settings.replace(metrics_port=free_port())
+    httpd = start_health_server(local, slow_ready)
+    try:
+        for _ in range(3):
+            answering.clear()
+            probe = socket.create_connection(("127.0.0.1", local.metrics_port), timeout=5)
+            probe.sendall(b"GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert answering.wait(5)
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # hang up hard
+            probe.close()
+            time.sleep(0.5)  # the answer is written to nobody
+        assert urllib.request.urlopen(f"http://127.0.0.1:{local.metrics_port}/healthz", timeout=5).status == 200
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "Exception occurred" not in err, err
+
+
 # ---- capacity, deadlines and sizes ------------------------------------------------------------------------------
 
 def keys_in(settings: Settings, topic: str) -> set[str]:

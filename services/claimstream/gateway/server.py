@@ -803,11 +803,16 @@ class _HealthPages(BaseHTTPRequestHandler):
             self._answer(404, b"not found: try /metrics, /healthz or /readyz\n")
 
     def _answer(self, status: int, body: bytes, content_type: str = "text/plain; charset=utf-8") -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The prober gave up first (`up` waits 0.2 s while the gateway loads its models):
+            # nobody is left to answer, which is not an error worth a traceback.
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:  # probes every few seconds: not worth a log line
         pass
