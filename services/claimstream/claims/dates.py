@@ -88,7 +88,9 @@ def _tables() -> dict[str, object]:
         ("dmy", regex.compile(r"(?<!\d)(?P<day>\d{1,2})[./](?P<mon>\d{1,2})[./](?P<year>\d{4})(?!\d)")),
         ("cjk", regex.compile(
             r"(?:(?P<year>\d{4})\s?[년年]\s?)?(?<!\d)(?P<mon>\d{1,2})\s?[월月](?:\s?(?P<day>\d{1,2})\s?[일日])?")),
-        ("cjk_day", regex.compile(r"(?<![\d월月]\s?)(?<!\d)(?P<day>\d{1,2})일")),
+        ("cjk_day", regex.compile(r"(?<![\d월月]\s?)(?<!\d)(?P<day>\d{1,2})[일日](?![本元])")),
+        # A Chinese event name of month and day: "7·21" (the 21 July landslide).
+        ("md_dot", regex.compile(r"(?<![\d.])(?P<mon>\d{1,2})[·•](?P<day>\d{1,2})(?![\d.])")),
         ("jalali", regex.compile(
             r"(?:(?<!\d)(?P<day>\d{1,2})[\s\u00a0]+)?" + lb + "(?P<jmonth>" + alt(jalali) + ")" + rb
             + r"(?:[\s\u00a0]+(?:ماه[\s\u00a0]+)?(?P<year>1[34]\d{2})(?!\d))?")),

@@ -68,6 +68,7 @@ from claimstream.claims.predicates import (
     vocabulary,
 )
 from claimstream.claims.qualifiers import APPROX_TOLERANCE, qualify
+from claimstream.core.onnx import Threads
 from claimstream.core.schema import Claim, Document, Entity, EntityRef, Quantity, Rejection, TimeSpan, Translation
 from claimstream.core.settings import Settings
 
@@ -415,7 +416,7 @@ class ClaimModel:
         #: prototype, or the trained number classifier (claims/classifier.py).
         self.fallback_mode = settings.claims_predicate_fallback
         self.fallback = self.fallback_mode != "off"
-        self.embedder = embedder if embedder is not None else PredicateEmbedder(settings.inference_threads,
+        self.embedder = embedder if embedder is not None else PredicateEmbedder(Threads.of(settings),
                                                                                   settings.provider)
         self.classifier: NumberClassifier | None = None
         if self.fallback_mode == "classifier":

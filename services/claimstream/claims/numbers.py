@@ -24,6 +24,9 @@ Rules (the README's "numbers" table):
   of it ("پانچ ہزار کروڑ" = 5,000 crore, "2 ہزار 3 سو ارب" = 2,300 billion). Groups join across
   spaces and "and" words only, never across punctuation.
 - Vague amounts ("thousands of", "हज़ारों", "هزاران", "тысячи") become a range.
+- Chinese numerals ("十四人", "二十五人", "三百栋", "两万三千") count only before a counter
+  (人, 名, 栋, ...; after 余/多 too) and never after 第 (an ordinal), since 一 and 三 are also
+  parts of words (一些 "some", 统一 "unify", 三峡 "Three Gorges").
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ MAX_NUMERAL_CHARS = 24
 # Multipliers that are abbreviations and may carry a trailing period.
 _ABBREVIATIONS = frozenset({"тыс", "тис", "млн", "млрд", "mio", "mrd", "mn", "bn"})
 _CJK = regex.compile(r"[\p{Han}\p{Hangul}]")
+_CJK_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "兩": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
+               "八": 8, "九": 9}
+_CJK_SMALL = {"十": 10, "百": 100, "千": 1000}
+_CJK_LARGE = {"万": 10**4, "萬": 10**4, "亿": 10**8, "億": 10**8}
+# After a Chinese numeral: an approximation mark, then a counter (what makes it a count).
+_CJK_COUNTERS = "人名位个個座栋棟套间間户戶辆輛架艘枚处處所家条條头頭台部张張级級岁歲次元起例"
+_CJK_NUMERAL = regex.compile(
+    r"(?<![第\d])[零〇一二两兩三四五六七八九十百千万萬亿億]+(?=[余多来]?[" + _CJK_COUNTERS + r"])"
+)
 
 
 def normalize_digits(text: str) -> str:
@@ -196,8 +208,9 @@ def _tables() -> dict[str, object]:
         word_alt + r"(?:(?:\s*-\s*|\s+(?:(?:" + connectors + r")\s+)?)" + word_alt + ")*", regex.IGNORECASE
     )
     vague_re = regex.compile(boundary_l + "(?:" + _alternation(set(vague)) + ")" + boundary_r, regex.IGNORECASE)
+    one_after = {f for ws in data.get("one_after", {}).values() for w in ws for f in spellings(w)}
     return {
-        "multipliers": multipliers, "words": words, "ambiguous": ambiguous, "vague": vague,
+        "multipliers": multipliers, "words": words, "ambiguous": ambiguous, "vague": vague, "one_after": one_after,
         "mult_re": mult_re, "words_re": words_re, "vague_re": vague_re, "join_re": join_re,
     }
 
@@ -275,7 +288,9 @@ def _word_mentions(norm: str) -> list[NumberMention]:
     out = []
     ambiguous: set[str] = t["ambiguous"]  # type: ignore[assignment]
     for m in t["words_re"].finditer(norm):  # type: ignore[attr-defined]
-        found = [(w.group(0).lower(), w.end()) for w in regex.finditer(r"[\p{L}\p{M}\u200c]+", m.group(0))]
+        # Words as the lexicon writes them: Ukrainian п'ять keeps its apostrophe.
+        found = [(w.group(0).lower(), w.end())
+                 for w in regex.finditer(r"[\p{L}\p{M}\u200c]+(?:['\u2019\u02bc][\p{L}\p{M}]+)*", m.group(0))]
         found = [(w, e) for w, e in found if w in words or w in multipliers]
         # An ambiguous word after the last multiplier is the other word ("۱۲ هزار واحد": units).
         while found and found[-1][0] in ambiguous and found[-1][0] not in multipliers and len(found) > 1:
@@ -285,12 +300,54 @@ def _word_mentions(norm: str) -> list[NumberMention]:
         end = m.start() + found[-1][1]
         tokens = [w for w, _ in found]
         if not any(w in words for w in tokens):
-            continue  # a multiplier alone ("thousands") is vague or a unit, not a number
+            # A multiplier alone ("thousands") is vague or a unit, not a number, except right after
+            # a comparison word: «более тысячи» is more than one thousand.
+            before = regex.search(r"([\p{L}\p{M}]+)[ \u00a0]+$", norm[max(0, m.start() - 30):m.start()])
+            if len(tokens) == 1 and before and before.group(1).lower() in t["one_after"]:  # type: ignore[operator]
+                out.append(NumberMention(m.start(), end, multipliers[tokens[0]], kind="words"))
+            continue
         has_mult = any(w in multipliers and w not in words for w in tokens)
         if not has_mult and all(w in t["ambiguous"] for w in tokens):  # type: ignore[operator]
             continue
         value = _combine([("n", words[w]) if w in words else ("m", multipliers[w]) for w in tokens])
         out.append(NumberMention(m.start(), end, value, kind="words"))
+    return out
+
+
+def cjk_numeral_value(token: str) -> float | None:
+    """The value of a Chinese numeral ("二十五" 25, "三百" 300, "两万三千" 23,000), None if it is not one."""
+    total = section = 0
+    digit: int | None = None
+    for ch in token:
+        if ch in _CJK_DIGITS:
+            if digit is not None and ch not in "零〇":
+                return None  # two digits in a row ("一二"): not a numeral of this kind
+            digit = _CJK_DIGITS[ch]
+        elif ch in _CJK_SMALL:
+            section += (1 if digit is None else digit) * _CJK_SMALL[ch]
+            digit = None
+        elif ch in _CJK_LARGE:
+            unit = _CJK_LARGE[ch]
+            if unit > 10**4:
+                total = (total + section + (digit or 0)) * unit
+            else:
+                total += (section + (digit or 0)) * unit
+            section, digit = 0, None
+        else:
+            return None
+    value = total + section + (digit or 0)
+    return float(value) if value else None
+
+
+def _cjk_mentions(norm: str) -> list[NumberMention]:
+    out = []
+    for m in _CJK_NUMERAL.finditer(norm):
+        token = m.group(0)
+        if token in ("一", "两", "兩"):
+            continue  # "one"/"a": 一名记者 is a reporter, not a count (the other languages' "a" rule)
+        value = cjk_numeral_value(token)
+        if value is not None:
+            out.append(NumberMention(m.start(), m.end(), value, kind="words"))
     return out
 
 
@@ -309,7 +366,7 @@ def find_numbers(text: str, lang: str = "en", exclude: list[tuple[int, int]] | N
     `exclude` are spans (e.g. dates) whose numbers are not quantities.
     """
     norm = normalize_digits(text)
-    candidates = _numeral_mentions(norm, lang) + _word_mentions(norm) + _vague_mentions(norm)
+    candidates = _numeral_mentions(norm, lang) + _word_mentions(norm) + _vague_mentions(norm) + _cjk_mentions(norm)
     candidates.sort(key=lambda n: (-(n.end - n.start), n.start))
     taken: list[NumberMention] = []
     # Which characters a taken reading (or an excluded span) covers: linear in the text, where

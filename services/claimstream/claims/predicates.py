@@ -21,8 +21,9 @@ import numpy as np
 import regex
 
 from claimstream.claims.lexicons import load, spellings
+from claimstream.core.onnx import Threads
 
-MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed"})
+MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed", "kzt"})
 # Units of numbers that are never a claim's value: "15 districts", "a 10-year deal", "40 drones",
 # "50 km", "9 am", "the 40th anniversary".
 NON_VALUE_UNITS = frozenset({"places", "duration", "things", "distance", "clock", "ordinal"})
@@ -136,7 +137,7 @@ class PredicateEmbedder:
     0.9999 and ran 4.7x faster here (`python -m benchmarks.encoder`).
     """
 
-    def __init__(self, threads: int = 0, provider: str = "auto") -> None:
+    def __init__(self, threads: int | Threads = 0, provider: str = "auto") -> None:
         from claimstream.encoder.model import Encoder
 
         self._encoder = Encoder(threads=threads, provider=provider)

@@ -188,6 +188,27 @@ def test_one_sources_figures_do_not_contradict_each_other(model: ClaimModel, tex
     assert not any(c.contradiction for c in result.claims)
 
 
+@pytest.mark.parametrize(("lang", "text", "wanted"), [
+    # dates, clock times and hours in Chinese are not counts
+    ("zh", "据新华社报道，截至21日18时，灾害已造成8人遇难、31人失联，搜救工作已持续72小时。",
+     {("people_killed", 8.0), ("people_missing", 31.0)}),
+    ("zh", "丹巴县“7·21”山体滑坡灾害遇难人数已升至十九人。", {("people_killed", 19.0)}),
+    # an abbreviation's period does not end the sentence; collective numerals count
+    ("ru", "Повреждены более 1,3 тыс. частных домов, двое жителей погибли.",
+     {("homes_damaged", 1300.0), ("people_killed", 2.0)}),
+    ("uk", "Унаслідок паводку загинули п'ятеро людей, підтоплено 1 250 житлових будинків.",
+     {("people_killed", 5.0), ("homes_damaged", 1250.0)}),
+])
+def test_counts_in_chinese_and_slavic_wire_copy(model: ClaimModel, lang: str, text: str,
+                                                wanted: set[tuple[str, float]]) -> None:
+    doc = Document(id=f"w-{lang}", text=text)
+    doc.language.code = lang
+    doc.published_at.FromJsonString("2025-07-24T00:00:00Z")
+    (result,) = model.predict([doc])
+    assert isinstance(result, Document)
+    assert {(c.predicate, c.quantity.value) for c in result.claims if c.HasField("quantity")} == wanted
+
+
 def test_unknown_language_and_empty_text_still_work(model: ClaimModel) -> None:
     unknown = Document(id="u1", text="Las inundaciones dejaron 3.000 desplazados en la provincia.")
     empty = Document(id="e1", text="")

@@ -112,3 +112,38 @@ def test_ambiguous_number_words_need_a_multiplier() -> None:
     assert find_numbers("او نه گفت", "fa") == []
     assert find_numbers("मुझे दो", "hi") == []
     assert find_numbers("نه هزار نفر", "fa")[0].value == 9000
+
+
+@pytest.mark.parametrize(("text", "lang", "surface", "value"), [
+    # Russian and Ukrainian: oblique cases and collective numerals, as tolls are written
+    ("Число погибших выросло до трёх", "ru", "трёх", 3),
+    ("двое местных жителей погибли", "ru", "двое", 2),
+    ("семеро пострадавших госпитализированы", "ru", "семеро", 7),
+    ("среди них четверо пожарных", "ru", "четверо", 4),
+    ("загинули вже п'ятеро людей", "uk", "п'ятеро", 5),
+    ("загинули п’ять осіб", "uk", "п’ять", 5),
+    ("загинули двоє людей", "uk", "двоє", 2),
+    # a multiplier alone is one of it after a comparison word, thousands otherwise
+    ("Более тысячи жителей", "ru", "тысячи", 1000),
+    ("понад тисячу мешканців", "uk", "тисячу", 1000),
+    # Chinese numerals before a counter
+    ("遇难人数已升至十四人", "zh", "十四", 14),
+    ("仍有二十五人失联", "zh", "二十五", 25),
+    ("被毁房屋已超过三百栋", "zh", "三百", 300),
+    ("两万三千人受灾", "zh", "两万三千", 23000),
+])
+def test_number_words_in_case_forms_and_chinese_numerals(text: str, lang: str, surface: str, value: float) -> None:
+    [found] = find_numbers(text, lang)
+    assert (text[found.start:found.end], found.value) == (surface, value)
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("тысячи людей вышли на улицы", "ru"),  # thousands: a range, not 1000
+    ("一名记者", "zh"),  # "a reporter"
+    ("统一了三峡地区", "zh"),  # 一 and 三 inside words
+    ("第三名", "zh"),  # an ordinal
+    ("сім'я загиблого", "uk"),  # "family", not seven
+])
+def test_words_that_only_look_like_numbers(text: str, lang: str) -> None:
+    found = find_numbers(text, lang)
+    assert all(f.kind == "vague" for f in found), [(text[f.start:f.end], f.value) for f in found]
