@@ -27,11 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from claimstream.cli import stream_services
 from claimstream.core.broker import free_port
 from claimstream.core.kafka import make_consumer
 from claimstream.core.launcher import LocalPipeline
-from claimstream.core.settings import ENV_PREFIX, Settings
+from claimstream.core.settings import ENV_PREFIX, STAGE_NAMES, Settings
 
 from benchmarks.harness import machine_note, print_table, save_results
 from tests.fixtures.ingest import ingest_messages, metric_sum, produce
@@ -191,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--drain-timeout", type=float, default=600.0)
     args = parser.parse_args(argv)
     duration = args.duration or (30.0 if args.quick else 120.0)
-    services = [s.strip() for s in args.services.split(",")] if args.services else stream_services()
+    services = [s.strip() for s in args.services.split(",")] if args.services else list(STAGE_NAMES)
     calibration = args.calibration_docs or (200 if args.quick else 500)
     rows = run(duration, args.factor, services, calibration, args.drain_timeout)
     title = f"load: {args.factor:g}x capacity for {duration:.0f} s through {' -> '.join(services)}"

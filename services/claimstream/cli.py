@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.logs import configure_logging
-from claimstream.core.settings import Settings, SettingsError
+from claimstream.core.settings import SERVICES, STAGE_NAMES, Settings, SettingsError
 from claimstream.core.text import printable
 
 log = logging.getLogger("claimstream")
 
-SERVICES = ("langid", "translate", "ner", "claims", "gateway")
 EXIT_REJECTED = 1
 EXIT_USAGE = 2
 
@@ -32,30 +31,6 @@ class CliError(Exception):
 
 
 # --------------------------------------------------------------------------- helpers
-def stream_services() -> list[str]:
-    """The stream services that exist in this installation, in pipeline order."""
-    found = []
-    for name in SERVICES[:-1]:
-        try:
-            importlib.import_module(f"claimstream.{name}.service")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"claimstream.{name}.service":
-                raise
-            continue
-        found.append(name)
-    return found
-
-
-def gateway_available() -> bool:
-    try:
-        importlib.import_module("claimstream.gateway.server")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("claimstream.gateway.server", "claimstream.v1.gateway_pb2"):
-            raise
-        return False
-    return True
-
-
 def service_spec(name: str, settings: Settings) -> Any:
     return importlib.import_module(f"claimstream.{name}.service").spec(settings)
 
@@ -165,14 +140,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         log.info("embedded broker (memory-only) on %s", broker.bootstrap)
     try:
         if service == "gateway":
-            if not gateway_available():
-                raise CliError("the gateway is not part of this installation")
             from claimstream.gateway.server import serve_gateway
 
             serve_gateway(settings)
         else:
-            if service not in stream_services():
-                raise CliError(f"service {service!r} is not part of this installation")
             from claimstream.core.runner import serve
 
             serve(service_spec(service, settings), settings)
@@ -206,7 +177,7 @@ def join_local_pipeline(settings: Settings, service: str) -> Settings:
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from claimstream.core.launcher import LocalPipeline
 
-    services = stream_services() + (["gateway"] if gateway_available() else [])
+    services = list(SERVICES)
     if args.services:
         wanted = [name.strip() for name in args.services.split(",") if name.strip()]
         unknown = [name for name in wanted if name not in services]
@@ -491,7 +462,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from claimstream.core.schema import Document
 
     paths = args.paths or ["examples/"]
-    services = stream_services()
+    services = list(STAGE_NAMES)
     log_dir = Path(tempfile.mkdtemp(prefix="claimstream-demo-"))
     # A private broker and ports, so the demo runs beside a `claimstream up`.
     settings = settings.replace(broker_port=free_port()) if not settings.bootstrap else settings
@@ -613,19 +584,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# The commands that run the models: ONNX Runtime only (export-model is the one user of torch).
-TORCH_FREE_COMMANDS = frozenset({"serve", "enrich", "demo", "up"})
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    from claimstream.core.imports import keep_torch_out
     from claimstream.core.lifetime import honour_parent_death
 
     honour_parent_death()  # a service the launcher started dies with it
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in TORCH_FREE_COMMANDS:
-        keep_torch_out()  # spaCy would import it at start for nothing: about 2 s and 180 MiB
     try:
         settings = Settings.load(args=args)
     except SettingsError as exc:

@@ -89,9 +89,9 @@ def test_enrich_translates_in_process_with_a_configured_model(tmp_path, tiny_onn
     assert {"key", "claims", "doc_ids", "languages"} <= set(groups[0])
 
 
-def test_serving_commands_never_import_torch_and_spacy_still_tags(tmp_path):
-    # spaCy's thinc imports torch when it can; the models run on ONNX Runtime, so a serving
-    # process keeps it out (about 2 s and 180 MiB less at start) and tags the same.
+def test_enrich_never_imports_torch_and_spacy_still_tags(tmp_path):
+    # spaCy's thinc imports torch when it can; the models run on ONNX Runtime, so the ner stage
+    # keeps it out while spaCy loads (about 2 s and 180 MiB less at start) and tags the same.
     doc = tmp_path / "one.jsonl"
     doc.write_text(json.dumps({"id": "t1", "text": "Floods killed 12 people in Patna, officials said."}) + "\n")
     result = claimstream("enrich", str(doc), env={"PYTHONPROFILEIMPORTTIME": "1"})

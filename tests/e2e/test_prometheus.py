@@ -15,9 +15,10 @@ import urllib.request
 
 import pytest
 import yaml
-from claimstream.cli import service_spec, stream_services
+from claimstream.cli import service_spec
 from claimstream.core.broker import free_port
 from claimstream.core.launcher import LocalPipeline
+from claimstream.core.settings import STAGE_NAMES
 
 from tests.conftest import EXAMPLES, collect, stream_settings
 
@@ -36,7 +37,7 @@ def query(base: str, promql: str) -> list[dict]:
 def test_prometheus_sees_every_stage_throughput_and_latency(tmp_path):
     from claimstream.cli import send_records
 
-    services = stream_services()
+    services = list(STAGE_NAMES)
     settings = stream_settings(tmp_path)
     ports = {name: free_port() for name in services}
     config = {

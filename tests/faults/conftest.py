@@ -1,6 +1,6 @@
 """Fault-test tier: one real pipeline (embedded broker + a process per stream service) per session.
 
-The pipeline covers every stream service that exists (`cli.stream_services()`), so a
+The pipeline covers every stream stage (`settings.STAGE_NAMES`), so a
 service added later is killed, frozen and replayed by these tests without a change here.
 Set CLAIMSTREAM_FAULT_SERVICES=langid,translate to run the tier on a prefix of the
 pipeline (for example while a later service is broken).
@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from claimstream.cli import stream_services
 from claimstream.core.broker import free_port
 from claimstream.core.kafka import make_consumer
 from claimstream.core.launcher import LocalPipeline, readyz, service_env, stop_process
 from claimstream.core.schema import ClaimGroup
-from claimstream.core.settings import ENV_PREFIX, Settings
+from claimstream.core.settings import ENV_PREFIX, STAGE_NAMES, Settings
 
 from tests.fixtures.ingest import ingest_messages, produce
 
@@ -54,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def fault_services() -> list[str]:
     """The stream services under test: all that exist, or the prefix named in CLAIMSTREAM_FAULT_SERVICES."""
-    services = stream_services()
+    services = list(STAGE_NAMES)
     wanted = os.environ.get("CLAIMSTREAM_FAULT_SERVICES", "").strip()
     if wanted:
         names = [name.strip() for name in wanted.split(",") if name.strip()]

@@ -23,7 +23,8 @@ import regex
 from claimstream.claims.lexicons import load, spellings
 from claimstream.core.onnx import Threads
 
-MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed", "kzt"})
+MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed",
+                         "kzt"})
 # Units of numbers that are never a claim's value: "15 districts", "a 10-year deal", "40 drones",
 # "50 km", "9 am", "the 40th anniversary".
 NON_VALUE_UNITS = frozenset({"places", "duration", "things", "distance", "clock", "ordinal"})

@@ -183,10 +183,4 @@ def _wire_groups(settings: Settings) -> Any:
 
 
 def spec(settings: Settings) -> StageSpec:
-    return StageSpec(
-        service="claims",
-        input_topic=settings.topic_entities,
-        output_topic=settings.topic_enriched,
-        load_model=lambda: load(settings),
-        setup=_wire_groups(settings),
-    )
+    return StageSpec.of("claims", settings, lambda: load(settings), setup=_wire_groups(settings))

@@ -12,30 +12,12 @@ from typing import Any
 
 from claimstream.core.model import StageModel, predict_each
 from claimstream.core.schema import Document, Rejection, admit, mark_processed
-from claimstream.core.settings import Settings
+from claimstream.core.settings import STAGE_NAMES, Settings
 
 log = logging.getLogger(__name__)
 
-#: The stages in pipeline order.
-STAGES = ("langid", "translate", "ner", "claims")
-
-
-def available_stages() -> list[str]:
-    """The stages whose service package is installed (later stages may not exist yet)."""
-    found = []
-    for stage in STAGES:
-        try:
-            importlib.import_module(f"claimstream.{stage}.model")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"claimstream.{stage}.model":
-                raise
-            continue
-        found.append(stage)
-    return found
-
-
 class Pipeline:
-    """The loaded models of every available stage, run in order on a batch."""
+    """The loaded models of the stages (all of them by default), run in order on a batch."""
 
     def __init__(self, models: Sequence[StageModel], settings: Settings, groups: Any = None) -> None:
         self.models = list(models)
@@ -50,7 +32,7 @@ class Pipeline:
     ) -> Pipeline:
         """Load (and warm up) each stage's model once."""
         models: list[StageModel] = []
-        for stage in stages or available_stages():
+        for stage in stages or STAGE_NAMES:
             if progress:
                 progress(stage)
             module = importlib.import_module(f"claimstream.{stage}.model")

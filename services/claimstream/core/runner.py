@@ -39,7 +39,7 @@ from claimstream.core.deadletters import dead_letter
 from claimstream.core.kafka import ensure_topics, ssl_context
 from claimstream.core.model import StageModel, predict_each
 from claimstream.core.schema import Document, Rejection, admit, encode_document, mark_processed
-from claimstream.core.settings import Settings
+from claimstream.core.settings import Settings, stage
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,13 @@ class StageSpec:
     load_model: Callable[[], StageModel]
     #: Optional: given the Faust app and the model, set up tables and return an AfterBatch hook.
     setup: Callable[[faust.App, StageModel], AfterBatch] | None = None
+
+    @classmethod
+    def of(cls, name: str, settings: Settings, load_model: Callable[[], StageModel],
+           setup: Callable[[faust.App, StageModel], AfterBatch] | None = None) -> StageSpec:
+        """The spec of stage `name`, its topics from the stage table (`settings.STAGES`)."""
+        wiring = stage(name)
+        return cls(name, wiring.input_topic(settings), wiring.output_topic(settings), load_model, setup)
 
 
 class UndeliveredError(RuntimeError):

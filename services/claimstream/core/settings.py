@@ -20,8 +20,46 @@ ENV_PREFIX = "CLAIMSTREAM_"
 # Consumer-group timeouts on the embedded broker, where they are not set (see on_embedded_broker).
 EMBEDDED_GROUP_TIMEOUTS = {"session_timeout": 6.0, "rebalance_timeout": 6.0, "heartbeat_interval": 1.0}
 
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stream stage: its name (and package), the settings naming its input and output topics,
+    and its default metrics port. Everything that lists the stages derives from `STAGES`."""
+
+    name: str
+    input_setting: str
+    output_setting: str
+    port: int
+
+    def input_topic(self, settings: Settings) -> str:
+        return str(getattr(settings, self.input_setting))
+
+    def output_topic(self, settings: Settings) -> str:
+        return str(getattr(settings, self.output_setting))
+
+
+#: The stream stages in pipeline order: the one table of them.
+STAGES = (
+    Stage("langid", "topic_ingest", "topic_langid", 9101),
+    Stage("translate", "topic_langid", "topic_translated", 9102),
+    Stage("ner", "topic_translated", "topic_entities", 9103),
+    Stage("claims", "topic_entities", "topic_enriched", 9104),
+)
+STAGE_NAMES = tuple(stage.name for stage in STAGES)
+GATEWAY_PORT = 9105
+#: Every service `serve` runs: the stages, then the gateway.
+SERVICES = (*STAGE_NAMES, "gateway")
 # Default metrics/health port of each service; `metrics_port = 0` picks these.
-SERVICE_PORTS = {"langid": 9101, "translate": 9102, "ner": 9103, "claims": 9104, "gateway": 9105}
+SERVICE_PORTS = {**{stage.name: stage.port for stage in STAGES}, "gateway": GATEWAY_PORT}
+
+
+def stage(name: str) -> Stage:
+    """The stage called `name` (KeyError for any other)."""
+    for candidate in STAGES:
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
 
 
 class SettingsError(ValueError):
@@ -118,6 +156,11 @@ class Settings:
         "inference", ("auto", "cpu", "cuda", "tensorrt"),
     )
     inference_threads: int = _setting(0, "Intra-op threads for CPU inference (0: all cores).", "inference")
+    inference_inter_threads: int = _setting(
+        1, "Inter-op threads: independent graph branches run at once (1: one at a time).", "inference")
+    inference_spinning: bool = _setting(
+        False, "Let idle ONNX Runtime threads busy-wait for work: a little lower latency on an idle machine, "
+        "slower on a shared or busy one (see the onnx_threads benchmark).", "inference")
     max_batch_tokens: int = _setting(
         4096, "Token budget of one transformer batch (translate, ONNX NER).", "inference"
     )
@@ -256,11 +299,10 @@ class Settings:
 
     def all_topics(self) -> list[str]:
         """Every topic the pipeline uses, DLQs included."""
-        main = [
-            self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities,
-            self.topic_enriched, self.topic_claims, self.topic_groups,
-        ]
-        inputs = [self.topic_ingest, self.topic_langid, self.topic_translated, self.topic_entities, self.topic_claims]
+        # The claims stage also writes its claims, which its group agent reads, and the groups.
+        stage_topics = [stage.input_topic(self) for stage in STAGES] + [stage.output_topic(self) for stage in STAGES]
+        main = list(dict.fromkeys([*stage_topics, self.topic_claims, self.topic_groups]))
+        inputs = [stage.input_topic(self) for stage in STAGES] + [self.topic_claims]
         return main + [self.dlq_topic(t) for t in inputs] + [self.topic_dlq_replays]
 
     def port_for(self, service: str) -> int:

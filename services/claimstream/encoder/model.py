@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import select_providers
+from claimstream.core.onnx import Threads, select_providers, session_options
 from claimstream.encoder.build import DEFAULT_FORMAT, OUTPUTS, BuiltEncoder, build
 from claimstream.translate.segment import Piece, token_batches
 
@@ -62,29 +62,22 @@ class Encoder:
         weights: str | Path | None = None,
         fmt: str = DEFAULT_FORMAT,
         cache_dir: str | Path | None = None,
-        threads: int = 0,
+        threads: int | Threads = 0,
         provider: str = "auto",
         max_batch_tokens: int = 4096,
-        spinning: bool = False,
     ) -> None:
         """Load (building first if the cache lacks it) the encoder for the E5S1 file `weights`.
 
-        `threads`: intra-op threads (0: ONNX Runtime's default, one per core); `provider`:
-        the `provider` setting (auto/cpu/cuda/tensorrt); `max_batch_tokens`: padded rows x
-        longest row per ONNX Runtime call; `spinning`: let idle intra-op threads spin
-        (lower latency for back-to-back calls, but burns cores other stages could use).
+        `threads`: intra-op threads (0: ONNX Runtime's default, one per core), or a whole
+        `core.onnx.Threads`; `provider`: the `provider` setting (auto/cpu/cuda/tensorrt);
+        `max_batch_tokens`: padded rows x longest row per ONNX Runtime call.
         """
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.built: BuiltEncoder = build(weights, cache_dir, fmt)
         manifest = self.built.manifest
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        options = session_options(threads)
         providers = select_providers(provider)
         try:
             self.session = ort.InferenceSession(str(self.built.graph), options, providers=providers)

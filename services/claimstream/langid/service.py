@@ -8,9 +8,4 @@ from claimstream.langid.model import load
 
 
 def spec(settings: Settings) -> StageSpec:
-    return StageSpec(
-        service="langid",
-        input_topic=settings.topic_ingest,
-        output_topic=settings.topic_langid,
-        load_model=lambda: load(settings),
-    )
+    return StageSpec.of("langid", settings, lambda: load(settings))

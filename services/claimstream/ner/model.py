@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import select_providers
+from claimstream.core.onnx import Threads, select_providers
 from claimstream.core.schema import Document, Entity, Rejection, Translation
 from claimstream.core.settings import Settings
 from claimstream.core.text import chunk_spans
@@ -78,7 +78,10 @@ onnx_providers = select_providers
 
 def load_spacy(name: str) -> Any:
     """An English spaCy pipeline with only what NER needs (tagger, parser and lemmatizer excluded)."""
-    import spacy
+    from claimstream.core.imports import without_torch
+
+    with without_torch():  # thinc would import torch for nothing: about 2 s and 180 MiB
+        import spacy
 
     # The PyPI mirror of en_core_web_sm installs it under another package name.
     names = [name] + [_SPACY_MIRRORS[name]] if name in _SPACY_MIRRORS else [name]
@@ -366,12 +369,12 @@ def load(settings: Settings) -> EntityModel:
     if settings.ner_onnx_model:
         tagger = OnnxTagger(
             settings.ner_onnx_model, providers=select_providers(settings.provider),
-            threads=settings.inference_threads, max_batch_tokens=settings.max_batch_tokens,
+            threads=Threads.of(settings), max_batch_tokens=settings.max_batch_tokens,
         )
     transformer = None
     if settings.ner_head != "off":
         transformer = TransformerTagger(
-            settings.ner_head or None, threads=settings.inference_threads, provider=settings.provider,
+            settings.ner_head or None, threads=Threads.of(settings), provider=settings.provider,
             max_batch_tokens=settings.max_batch_tokens,
         )
     return EntityModel(gazetteer, nlp, tagger, transformer=transformer, max_tagged_chars=settings.ner_max_tagged_chars)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
+from claimstream.core.onnx import Threads, session_options
 
 # CoNLL/WikiANN tag types -> the labels used in Documents (spaCy's names).
 TYPE_MAP = {"PER": "PERSON", "PERSON": "PERSON", "ORG": "ORG", "LOC": "LOC", "GPE": "GPE", "MISC": "MISC"}
@@ -91,7 +92,7 @@ def decode_bio(
 class OnnxTagger:
     """Batched ONNX Runtime token classification over whole documents."""
 
-    def __init__(self, model_dir: str | Path, providers: Sequence[str] | None = None, threads: int = 0,
+    def __init__(self, model_dir: str | Path, providers: Sequence[str] | None = None, threads: int | Threads = 0,
                  max_batch_tokens: int = 4096) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -115,9 +116,7 @@ class OnnxTagger:
             raise ModelLoadError(f"{paths['tokenizer.json']}: cannot load tokenizer ({exc})") from None
         self.tokenizer.no_truncation()
         self.tokenizer.no_padding()
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
+        options = session_options(threads)
         try:
             self.session = ort.InferenceSession(
                 str(paths["model.onnx"]), options, providers=list(providers or ["CPUExecutionProvider"])

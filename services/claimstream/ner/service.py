@@ -8,9 +8,4 @@ from claimstream.ner.model import load
 
 
 def spec(settings: Settings) -> StageSpec:
-    return StageSpec(
-        service="ner",
-        input_topic=settings.topic_translated,
-        output_topic=settings.topic_entities,
-        load_model=lambda: load(settings),
-    )
+    return StageSpec.of("ner", settings, lambda: load(settings))

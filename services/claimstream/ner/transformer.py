@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import select_providers
+from claimstream.core.onnx import Threads, select_providers, session_options
 from claimstream.ner.onnx_tagger import TaggedSpan
 
 log = logging.getLogger(__name__)
@@ -376,7 +376,8 @@ def build_tagger(head_dir: str | Path | None = None, cache_dir: str | Path | Non
 class TransformerTagger:
     """PER/ORG/LOC spans from the e5 encoder with the shipped fine-tuned head, through ONNX Runtime."""
 
-    def __init__(self, head_dir: str | Path | None = None, cache_dir: str | Path | None = None, threads: int = 0,
+    def __init__(self, head_dir: str | Path | None = None, cache_dir: str | Path | None = None,
+                 threads: int | Threads = 0,
                  provider: str = "auto", max_batch_tokens: int = 8192, context: int = CONTEXT,
                  stride: int = STRIDE, weights: str | Path | None = None) -> None:
         """Load the head in `head_dir` (default: the shipped one), building the graph on first use.
@@ -393,12 +394,7 @@ class TransformerTagger:
         self.graph, self.config, self.built = build_tagger(head_dir, cache_dir, weights)
         # The encoder's tokenizer (engine-identical ids and offsets), as in training.
         self._encoder = Encoder(weights, cache_dir=cache_dir, threads=1, provider="cpu")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads:
-            options.intra_op_num_threads = threads
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = session_options(threads)
         try:
             self.session = ort.InferenceSession(str(self.graph), options,
                                                 providers=select_providers(provider))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import select_providers
+from claimstream.core.onnx import Threads, select_providers, session_options
 from claimstream.core.schema import Document, Rejection, Translation
 from claimstream.core.settings import Settings, SettingsError
 from claimstream.translate.export import EXPORT_REVISION, MANIFEST_FORMAT
@@ -84,18 +84,14 @@ class _Route:
 class OnnxTranslator:
     """One exported model directory: tokenizer, encoder and decoder sessions."""
 
-    def __init__(self, path: Path, providers: Sequence[str], threads: int) -> None:
+    def __init__(self, path: Path, providers: Sequence[str], threads: int | Threads) -> None:
         self.path = Path(path)
         self.manifest = self._read_manifest()
         self.architecture: str = self.manifest["architecture"]
         self.name = self.path.name
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if threads:
-            options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
+        options = session_options(threads)
         sessions = []
         for role in ("encoder", "decoder"):
             file = self.path / self.manifest["files"][role]
@@ -370,7 +366,7 @@ def load(settings: Settings) -> TranslationModel:
     """Load every model of the model map once; raise ModelLoadError/SettingsError when one cannot be used."""
     mapping = parse_model_map(settings.translate_models)
     providers = select_providers(settings.provider)
-    threads = settings.inference_threads
+    threads = Threads.of(settings)
     loaded: dict[Path, OnnxTranslator] = {}
     models: dict[str, OnnxTranslator] = {}
     for lang, directory in mapping.items():

@@ -30,10 +30,4 @@ def _count_tokens(app: faust.App, model: StageModel) -> AfterBatch:
 
 
 def spec(settings: Settings) -> StageSpec:
-    return StageSpec(
-        service="translate",
-        input_topic=settings.topic_langid,
-        output_topic=settings.topic_translated,
-        load_model=lambda: load(settings),
-        setup=_count_tokens,
-    )
+    return StageSpec.of("translate", settings, lambda: load(settings), setup=_count_tokens)

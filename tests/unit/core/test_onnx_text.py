@@ -41,3 +41,30 @@ def test_a_gpu_provider_that_is_not_there_is_a_load_error(setting: str, availabl
 )
 def test_coarse_script_of_a_token(token: str, script: str) -> None:
     assert script_of(token) == script
+
+
+def test_thread_settings_reach_every_session() -> None:
+    from claimstream.core.onnx import Threads, session_options
+    from claimstream.core.settings import Settings
+
+    settings = Settings.load(environ={"CLAIMSTREAM_INFERENCE_THREADS": "2", "CLAIMSTREAM_INFERENCE_SPINNING": "true",
+                                      "CLAIMSTREAM_INFERENCE_INTER_THREADS": "3"})
+    threads = Threads.of(settings)
+    assert threads == Threads(intra=2, inter=3, spinning=True)
+    options = session_options(threads)
+    assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 3)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    default = session_options(Threads.of(Settings()))
+    assert default.get_session_config_entry("session.intra_op.allow_spinning") == "0"  # measured: see README
+    assert (default.intra_op_num_threads, default.inter_op_num_threads) == (0, 1)
+
+
+def test_the_models_take_their_threads_from_the_settings(tiny_onnx) -> None:
+    from claimstream.core.settings import Settings
+    from claimstream.translate.model import load
+
+    model = load(Settings(translate_models=f"hi={tiny_onnx}", provider="cpu", inference_threads=1,
+                          inference_spinning=True))
+    session = model.models["hi"].encoder
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert session.get_session_options().intra_op_num_threads == 1

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from claimstream.core import metrics
-from claimstream.core.settings import Settings
+from claimstream.core.settings import STAGES, Settings
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
@@ -52,7 +52,6 @@ def series_names(expr: str) -> set[str]:
 def stage_input_topics(settings: Settings | None = None) -> dict[str, str]:
     """The topic each stream stage consumes (DESIGN.md's flow)."""
     s = settings or Settings()
-    return {"langid": s.topic_ingest, "translate": s.topic_langid, "ner": s.topic_translated,
-            "claims": s.topic_entities}
+    return {stage.name: stage.input_topic(s) for stage in STAGES}
 
 
