@@ -25,7 +25,8 @@ Claim keys: `predicate|subject|object|period[|troops][|part]`, over canonical id
   acting country (a city or ministry stands for its country), object = the one marked
   as destination/target ("to", "в", "به", "में", "에"), else the second one named.
 - parties predicates (agreement_signed, deal_value): subject = the countries of every
-  linked party of the sentence, sorted and joined with '+'; object is empty.
+  linked party of the sentence (a country, a city or ministry, or a person the knowledge base
+  gives a country), sorted and joined with '+'; object is empty.
 - a claim that names no place or party: a key of its own document (`#<doc id>`).
 - period = the month (YYYY-MM) of the claim's date, else of publication; a sentence that
   names only a past year keeps that year.
@@ -87,6 +88,9 @@ _AND = regex.compile(r"(?<![\p{L}\p{M}])(?:and|as well as|و|اور|और|त�
                      r"(?![\p{L}\p{M}])", regex.IGNORECASE)
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP"})
+#: "Kim Jong Un and Vladimir Putin signed a pact in Pyongyang": a linked person with a country in the
+#: knowledge base is a party for that country (so the report keys as KP+RU, like "Russia and North Korea").
+_PARTY_LABELS = _ACTOR_LABELS | {"PERSON"}
 _UNIT_WORDS = {"people": "people", "troops": "troops", "homes": "homes", "usd": "US dollars",
                "inr": "Indian rupees", "pkr": "Pakistani rupees", "npr": "Nepalese rupees",
                "lkr": "Sri Lankan rupees", "eur": "euros", "irr": "Iranian rials", "irt": "Iranian tomans",
@@ -757,9 +761,13 @@ class ClaimModel:
                 other = next((x for x in subjects if place_country(x.canonical_id) != claim.subject.id), None)
                 if other is not None:
                     claim.object.CopyFrom(_country_ref(other))
-        else:  # parties
-            actors = [x for x in outside if x.label in _ACTOR_LABELS and place_country(x.canonical_id)]
-            refs = {place_country(x.canonical_id): _country_ref(x) for x in actors}
+        else:  # parties: the countries named, and those of the leaders who sign for them
+            actors = [x for x in outside if x.label in _PARTY_LABELS and place_country(x.canonical_id)]
+            refs: dict[str, EntityRef] = {}
+            # Each country named once: by its signer if the sentence names one, else by the country,
+            # else by its city ("Kim Jong Un and Vladimir Putin", not "Pyongyang and Vladimir Putin").
+            for x in sorted(actors, key=lambda x: (x.label != "PERSON", not x.canonical_id.startswith("country:"))):
+                refs.setdefault(place_country(x.canonical_id), _country_ref(x))
             if refs:
                 ids = sorted(refs)
                 names = [refs[i].name for i in ids]

@@ -209,6 +209,30 @@ def test_counts_in_chinese_and_slavic_wire_copy(model: ClaimModel, lang: str, te
     assert {(c.predicate, c.quantity.value) for c in result.claims if c.HasField("quantity")} == wanted
 
 
+@pytest.mark.parametrize(("lang", "text", "kim", "putin", "city"), [
+    ("en", "Kim Jong Un and Vladimir Putin signed a mutual defense pact in Pyongyang in June.",
+     "Kim Jong Un", "Vladimir Putin", "Pyongyang"),
+    ("ru", "В июне Путин и Ким Чен Ын подписали в Пхеньяне договор о всеобъемлющем стратегическом партнёрстве.",
+     "Ким Чен Ын", "Путин", "Пхеньяне"),
+])
+def test_leaders_who_sign_stand_for_their_countries(model: ClaimModel, lang: str, text: str, kim: str, putin: str,
+                                                     city: str) -> None:
+    doc = Document(id=f"pact-{lang}", text=text)
+    doc.language.code = lang
+    doc.published_at.FromJsonString("2024-10-23T00:00:00Z")
+    for surface, label, cid, name in ((kim, "PERSON", "person:kim-jong-un", "Kim Jong Un"),
+                                      (putin, "PERSON", "person:vladimir-putin", "Vladimir Putin"),
+                                      (city, "GPE", "city:pyongyang", "Pyongyang")):
+        start = text.index(surface)
+        doc.entities.append(Entity(text=surface, label=label, start=start, end=start + len(surface),
+                                   canonical_id=cid, canonical_name=name, found_in=Entity.SOURCE_TEXT))
+    (result,) = model.predict([doc])
+    [signed] = [c for c in result.claims if c.predicate == "agreement_signed"]
+    # the same key as "North Korea and Russia signed ...": the report groups with the others
+    assert signed.key == "agreement_signed|country:KP+country:RU||2024-06"
+    assert signed.subject.name == "Kim Jong Un and Vladimir Putin"
+
+
 def test_unknown_language_and_empty_text_still_work(model: ClaimModel) -> None:
     unknown = Document(id="u1", text="Las inundaciones dejaron 3.000 desplazados en la provincia.")
     empty = Document(id="e1", text="")
