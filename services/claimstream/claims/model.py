@@ -302,9 +302,16 @@ def _table_pattern(name: str, whole_words: bool) -> regex.Pattern[str]:
 
 
 def _in_modal_clause(text: str, sent: tuple[int, int], number: NumberMention) -> bool:
-    """Whether a forecast, poll or possibility word stands in the number's clause."""
+    """Whether a forecast, poll or possibility word stands in the number's clause.
+
+    A capitalized word past the sentence's start is part of a name, not the word: the "US
+    Geological Survey" reports a magnitude, "a survey" is a poll."""
     lo, hi = next(((a, b) for a, b in _clauses(text, sent) if a <= number.start < b), sent)
-    return _modal_pattern().search(text, lo, hi) is not None
+    for m in _modal_pattern().finditer(text, lo, hi):
+        word = m.group(0)
+        if not (m.start() > sent[0] and word[:1].isupper() and word[:1] != word[:1].lower()):
+            return True
+    return False
 
 
 def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:

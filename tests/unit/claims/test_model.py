@@ -198,6 +198,10 @@ def test_one_sources_figures_do_not_contradict_each_other(model: ClaimModel, tex
      {("homes_damaged", 1300.0), ("people_killed", 2.0)}),
     ("uk", "Унаслідок паводку загинули п'ятеро людей, підтоплено 1 250 житлових будинків.",
      {("people_killed", 5.0), ("homes_damaged", 1250.0)}),
+    # a poll word inside a name is the name ("Survey"); the word itself still makes a poll
+    ("en", "After the earthquake, the US Geological Survey put the magnitude at 6.0.", {("quake_magnitude", 6.0)}),
+    ("en", "A survey put turnout in the election at 45 percent.", set()),
+    ("de", "Nach dem Erdbeben wurden rund 1.600 Wohnhäuser beschädigt.", {("homes_damaged", 1600.0)}),
 ])
 def test_counts_in_chinese_and_slavic_wire_copy(model: ClaimModel, lang: str, text: str,
                                                 wanted: set[tuple[str, float]]) -> None:
