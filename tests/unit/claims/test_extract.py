@@ -24,3 +24,21 @@ from claimstream.claims.extract import is_negated
 )
 def test_negated_sentences(sentence: str, negated: bool) -> None:
     assert is_negated(sentence) is negated
+
+
+def test_the_bounded_attribution_search_finds_what_the_full_search_finds() -> None:
+    # `_search_before` starts where a match can start; it must agree with searching everywhere.
+    import random
+
+    from claimstream.claims.extract import _attribution_patterns, _search_before
+
+    _, before, marker = _attribution_patterns()
+    pieces = ["said", "told", " ", ",", "officials", "के अनुसार", "\n", "—", "ने बताया", "says", "Reuters", "a" * 50,
+              "-", "گفت", "сообщили в МЧС", "。", "据报道", "12", "according to", "\u00a0"]
+    rng = random.Random(7)
+    sentences = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(1500)]
+    sentences += ["Floods killed 12 people, officials said on Monday.", "x" * 200 + " said", "said", ""]
+    for sentence in sentences:
+        full, bounded = before.search(sentence), _search_before(before, marker, sentence)
+        assert (full and (full.span(), full.group("src"))) == (bounded and (bounded.span(), bounded.group("src"))), \
+            repr(sentence)
