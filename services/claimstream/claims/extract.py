@@ -81,6 +81,7 @@ class _UnitTables:
     ordinal_after: regex.Pattern[str]
     ordinal_before: tuple[str, ...]
     person: regex.Pattern[str]
+    counted_before: regex.Pattern[str]
 
 
 def _prefix_pattern(words: set[str]) -> regex.Pattern[str]:
@@ -107,6 +108,13 @@ def _unit_tables() -> _UnitTables:
         ordinal_after=regex.compile(r"^(?:" + ordinal + r")(?![\p{L}\p{M}])", regex.IGNORECASE),
         ordinal_before=tuple(w.lower() for w in data["ordinal_before"]),
         person=_prefix_pattern({f for w in data["person_nouns"] for f in spellings(w)}),
+        # "the number of houses lost at", «число погибших выросло до»: the noun, then no clause break
+        # up to the number.
+        counted_before=regex.compile(
+            r"(?<![\p{L}\p{M}])(?:" + "|".join(regex.escape(w) for ws in data["counted_before"].values()
+                                               for w in sorted(ws, key=len, reverse=True))
+            + r")[\s\u00a0]*(?:the[\s\u00a0]+)?(?P<noun>[\p{L}\p{M}'’-]+)[^,.;:،؛।，。、；：！？]*$",
+            regex.IGNORECASE),
     )
 
 
@@ -147,7 +155,7 @@ def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
         return t.cjk[stripped[:1]], stripped[:1]
     words = _NEXT_WORDS.match(following)
     if not words:
-        return "", ""
+        return _counted_before(text, number, t)
     window = words.group(0)
     spans = [(w.start(), w.end()) for w in regex.finditer(r"[^-\s\u00a0]+", window)]
     for m in t.pattern.finditer(window):
@@ -161,7 +169,17 @@ def find_counted(text: str, number: NumberMention) -> tuple[str, str]:
         if e - s > 24 or regex.search(r"[\p{Han}\p{Hangul}]", window[s:e]):
             s, e = m.start(), m.end()  # text without spaces: the unit word itself is the counted noun
         return unit, window[s:e]
-    return "", ""
+    return _counted_before(text, number, t)
+
+
+def _counted_before(text: str, number: NumberMention, t: _UnitTables) -> tuple[str, str]:
+    """What "the number of X ... N" says N counts, when no unit word follows N: ('', '') if nothing."""
+    m = t.counted_before.search(text, max(0, number.start - 80), number.start)
+    if m is None:
+        return "", ""
+    noun = m.group("noun")
+    unit = next((t.owner[u.group(0).lower()] for u in t.pattern.finditer(noun) if u.start() == 0), "")
+    return (unit, noun) if unit else ("", "")
 
 
 def counts_people(text: str, number: NumberMention) -> bool:

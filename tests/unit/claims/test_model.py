@@ -202,6 +202,11 @@ def test_one_sources_figures_do_not_contradict_each_other(model: ClaimModel, tex
     ("en", "After the earthquake, the US Geological Survey put the magnitude at 6.0.", {("quake_magnitude", 6.0)}),
     ("en", "A survey put turnout in the election at 45 percent.", set()),
     ("de", "Nach dem Erdbeben wurden rund 1.600 Wohnhäuser beschädigt.", {("homes_damaged", 1600.0)}),
+    # what a number counts can be named before it: "the number of houses lost at", «число погибших»
+    ("en", "Wildfires destroyed 152 homes, officials said, but volunteers put the number of houses lost at more "
+           "than 300.", {("homes_damaged", 152.0), ("homes_damaged", 300.0)}),
+    ("ru", "Число погибших в результате лесных пожаров выросло до четырёх.", {("people_killed", 4.0)}),
+    ("en", "The number of schools closed by the floods rose to 300.", set()),
 ])
 def test_counts_in_chinese_and_slavic_wire_copy(model: ClaimModel, lang: str, text: str,
                                                 wanted: set[tuple[str, float]]) -> None:
