@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 import pytest
 from claimstream.core.broker import EmbeddedBroker, free_port
-from claimstream.core.kafka import ensure_topics, make_consumer, make_producer
+from claimstream.core.kafka import ensure_topics, make_consumer, make_producer, read_to_end
 from claimstream.core.pipeline import Pipeline
 from claimstream.core.schema import Claim, ClaimGroup, Document, Language, decode_document
 from claimstream.core.settings import Settings, SettingsError
@@ -22,7 +22,6 @@ from claimstream.v1.gateway_pb2 import IngestSummary, WatchEvent, WatchRequest
 from claimstream.v1.gateway_pb2_grpc import GatewayStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
-from kafka import TopicPartition
 from kafka.errors import KafkaError, KafkaTimeoutError, MessageSizeTooLargeError, TopicAuthorizationFailedError
 from kafka.future import Future
 
@@ -266,21 +265,7 @@ def test_a_prober_that_gives_up_leaves_no_traceback(settings: Settings, capfd: p
 
 def keys_in(settings: Settings, topic: str) -> set[str]:
     """Every key in `topic` now: read from the beginning up to the end offsets."""
-    consumer = make_consumer(settings, [], from_beginning=True)
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        keys: set[str] = set()
-        give_up = time.monotonic() + 20
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            assert time.monotonic() < give_up, f"could not read {topic} to its end"
-            for records in consumer.poll(timeout_ms=200).values():
-                keys.update(r.key.decode() for r in records if r.key)
-        return keys
-    finally:
-        consumer.close()
+    return {r.key.decode() for r in read_to_end(settings, [topic], idle_timeout=20) if r.key}
 
 
 def wait_for_key(settings: Settings, topic: str, key: str, timeout: float = 20.0) -> None:

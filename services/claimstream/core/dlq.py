@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -132,41 +131,9 @@ def _dead_letter(record: Any) -> DeadLetter:
 
 def _read_to_end(settings: Settings, topics: Sequence[str], limit: int | None, timeout: float) -> list[Any]:
     """Every record of `topics` (those that exist), up to each partition's end at the time of the call."""
-    from kafka import TopicPartition
+    from claimstream.core.kafka import read_to_end
 
-    from claimstream.core.kafka import make_consumer
-
-    consumer = make_consumer(settings, [], from_beginning=True)
-    records: list[Any] = []
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return []
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        # The end offsets are a floor, not the stop: the embedded broker has been seen to report a
-        # partition's end below records it then served, so reading stops only once every partition
-        # reached its end and a further poll brought nothing.
-        ends = consumer.end_offsets(partitions)
-        idle_deadline = time.monotonic() + timeout
-        while limit is None or len(records) < limit:
-            batch = consumer.poll(timeout_ms=300)
-            now = time.monotonic()
-            if not batch:
-                at_end = all(consumer.position(tp) >= ends.get(tp, 0) for tp in partitions)
-                if at_end or now > idle_deadline:
-                    break
-                continue
-            idle_deadline = now + timeout
-            for batch_records in batch.values():
-                records.extend(batch_records)
-    finally:
-        consumer.close()
-    return records
+    return read_to_end(settings, topics, limit=limit, idle_timeout=timeout)
 
 
 def replayed_entries(settings: Settings, timeout: float = 5.0) -> set[str]:

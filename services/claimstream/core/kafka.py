@@ -271,3 +271,51 @@ def seek_to_now(consumer: KafkaConsumer, partitions: Sequence[Any], timeout: flo
         starts[tp] = max(ends[tp], consumer.highwater(tp) or 0)
         consumer.seek(tp, starts[tp])
     return starts
+
+
+def read_to_end(
+    settings: Settings, topics: Sequence[str] = (), partitions: Sequence[Any] = (), limit: int | None = None,
+    idle_timeout: float = 5.0, quiet_polls: int = 1,
+) -> list[Any]:
+    """Every record of `topics` (those that exist) and of `partitions` (TopicPartitions), from the
+    beginning up to each partition's end at the time of the call; at most `limit` records.
+
+    The end offsets are a floor, not the stop: the embedded broker (Tansu) has been seen to report
+    a partition's end below records it then served, so reading stops once every partition reached
+    its end and `quiet_polls` polls in a row brought nothing; `idle_timeout` bounds the wait for a
+    broker that stops answering. The one reader of a topic to its end: the DLQ listing, the replay
+    log and the claim-group store use it.
+    """
+    from kafka import TopicPartition
+
+    consumer = make_consumer(settings, [], from_beginning=True)
+    records: list[Any] = []
+    try:
+        wanted = list(partitions) + [
+            TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not wanted:
+            return []
+        consumer.assign(wanted)
+        consumer.seek_to_beginning(*wanted)
+        ends = consumer.end_offsets(wanted)
+        idle_deadline = time.monotonic() + idle_timeout
+        quiet = 0
+        while limit is None or len(records) < limit:
+            batch = consumer.poll(timeout_ms=200)
+            now = time.monotonic()
+            if batch:
+                quiet = 0
+                idle_deadline = now + idle_timeout
+                for batch_records in batch.values():
+                    records.extend(batch_records)
+                continue
+            if all(consumer.position(tp) >= ends.get(tp, 0) for tp in wanted):
+                quiet += 1
+                if quiet >= quiet_polls:
+                    break
+            if now > idle_deadline:
+                break
+    finally:
+        consumer.close()
+    return records[:limit] if limit is not None else records
