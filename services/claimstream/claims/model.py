@@ -57,6 +57,7 @@ from claimstream.claims.extract import (
     is_negated,
     split_sentences,
 )
+from claimstream.claims.groups import ClaimGroups
 from claimstream.claims.lexicons import load as load_lexicon
 from claimstream.claims.lexicons import spellings
 from claimstream.claims.numbers import NumberMention, find_numbers
@@ -925,3 +926,8 @@ def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
 def load(settings: Settings) -> ClaimModel:
     """The claims stage's model (the factory every runner calls)."""
     return ClaimModel(settings)
+
+
+def group_store(settings: Settings) -> ClaimGroups:
+    """The in-process claim-group store (`enrich`, the gateway): the stream keeps its groups on claims.groups."""
+    return ClaimGroups(tolerance=settings.claims_conflict_tolerance)

@@ -22,7 +22,7 @@ class Pipeline:
     def __init__(self, models: Sequence[StageModel], settings: Settings, groups: Any = None) -> None:
         self.models = list(models)
         self.settings = settings
-        #: the claim-group store (claimstream.claims.groups.ClaimGroups) when the claims stage exists
+        #: the claim-group store (the claims stage's `group_store`) when the claims stage runs
         self.groups = groups
 
     @classmethod
@@ -32,6 +32,7 @@ class Pipeline:
     ) -> Pipeline:
         """Load (and warm up) each stage's model once."""
         models: list[StageModel] = []
+        groups = None
         for stage in stages or STAGE_NAMES:
             if progress:
                 progress(stage)
@@ -39,11 +40,9 @@ class Pipeline:
             model = module.load(settings)
             model.warmup()
             models.append(model)
-        groups = None
-        if any(m.service == "claims" for m in models):
-            from claimstream.claims.groups import ClaimGroups
-
-            groups = ClaimGroups(tolerance=settings.claims_conflict_tolerance)
+            # A stage that keeps state across documents offers its store (claims: the claim groups).
+            if hasattr(module, "group_store"):
+                groups = module.group_store(settings)
         return cls(models, settings, groups)
 
     @property
