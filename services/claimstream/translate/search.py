@@ -144,10 +144,15 @@ class Decoder:
         reorder = np.arange(n, dtype=np.int64)
         past = self._empty_past(n)
         for step in range(opts.max_new_tokens):
-            tokens = np.array([seqs[i][-1] for i in active], dtype=np.int64)
-            logp, past = self._step(tokens, mask, reorder, past, cross)
-            _process(logp, [seqs[i] for i in active], step, opts, self.vocab)
-            chosen = logp.argmax(axis=-1)
+            if step == opts.max_new_tokens - 1 and self.vocab.forced_eos is not None:
+                # `_process` forces eos at the limit whatever the scores, and no later step needs
+                # the cache: this step's decoder pass would be thrown away.
+                chosen = np.full(len(active), self.vocab.forced_eos, dtype=np.int64)
+            else:
+                tokens = np.array([seqs[i][-1] for i in active], dtype=np.int64)
+                logp, past = self._step(tokens, mask, reorder, past, cross)
+                _process(logp, [seqs[i] for i in active], step, opts, self.vocab)
+                chosen = logp.argmax(axis=-1)
             for row, i in enumerate(active):
                 seqs[i].append(int(chosen[row]))
             keep = chosen != self.vocab.eos
