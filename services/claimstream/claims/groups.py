@@ -170,16 +170,22 @@ class _Member:
 def _time_hit(low: Sequence[_Member], high: Sequence[_Member], cumulative: bool,
               entrants: set[Identity] | None = None) -> tuple[int, int] | None:
     """The first (x of `low`, y of `high`), as positions, whose reports dispute each other by the time
-    rules, in the order x then y; with `entrants`, only the pairs with at least one of them.
+    rules, in the order x then y; with `entrants`, only among the pairs with at least one of them.
 
-    `low` and `high` hold only members that can dispute at all: attributed, with an as-of time."""
-    for i, x in enumerate(low):
-        fresh = entrants is None or x.identity in entrants
+    `low` and `high` hold only members that can dispute at all (`_can_dispute`)."""
+    everyone = range(len(high))
+    if entrants is None:
+        rows, new_rows, columns = range(len(low)), frozenset(range(len(low))), []
+    else:
+        new_rows = frozenset(i for i, x in enumerate(low) if x.identity in entrants)
+        columns = [j for j, y in enumerate(high) if y.identity in entrants]
+        rows = range(len(low)) if columns else sorted(new_rows)  # type: ignore[assignment]
+    for i in rows:
+        x = low[i]
         tx = x.as_of
         assert tx is not None
-        for j, y in enumerate(high):
-            if not fresh and y.identity not in entrants:  # type: ignore[operator]
-                continue
+        for j in everyone if i in new_rows else columns:
+            y = high[j]
             if x.doc_id == y.doc_id or (x.attribution_id and x.attribution_id == y.attribution_id):
                 continue
             ty = y.as_of

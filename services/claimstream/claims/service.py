@@ -33,7 +33,7 @@ from typing import Any
 import faust
 from kafka import TopicPartition
 
-from claimstream.claims.groups import merge_claim
+from claimstream.claims.groups import IndexedGroup
 from claimstream.claims.model import load
 from claimstream.core import metrics
 from claimstream.core.kafka import make_consumer
@@ -58,12 +58,13 @@ class GroupStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.partitions: dict[int, dict[bytes, ClaimGroup]] = {}
+        #: each key's group with its indexes (a merge costs O(value classes + log members), not O(members))
+        self.partitions: dict[int, dict[bytes, IndexedGroup]] = {}
 
-    def loaded(self, partition: int) -> dict[bytes, ClaimGroup] | None:
+    def loaded(self, partition: int) -> dict[bytes, IndexedGroup] | None:
         return self.partitions.get(partition)
 
-    def load(self, partition: int, quiet_polls: int = 2) -> dict[bytes, ClaimGroup]:
+    def load(self, partition: int, quiet_polls: int = 2) -> dict[bytes, IndexedGroup]:
         """Read the partition of claims.groups to its end: the latest group of each key.
 
         The end is where the broker's end offset has been passed and polls come back
@@ -72,7 +73,7 @@ class GroupStore:
         started = time.monotonic()
         consumer = make_consumer(self.settings, [], from_beginning=True)
         tp = TopicPartition(self.settings.topic_groups, partition)
-        groups: dict[bytes, ClaimGroup] = {}
+        groups: dict[bytes, IndexedGroup] = {}
         try:
             consumer.assign([tp])
             consumer.seek_to_beginning(tp)
@@ -83,7 +84,7 @@ class GroupStore:
                 for record in records:
                     group = parse_message(ClaimGroup, record.value)
                     if group is not None and record.key:
-                        groups[record.key] = group
+                        groups[record.key] = IndexedGroup(self.settings.claims_conflict_tolerance, group)
                 if records:
                     empty = 0
                 elif consumer.position(tp) >= end:
@@ -102,7 +103,7 @@ class GroupStore:
             self.partitions.pop(partition, None)
 
     def record_metrics(self) -> None:
-        flags = [g.conflict for groups in self.partitions.values() for g in groups.values()]
+        flags = [g.group.conflict for groups in self.partitions.values() for g in groups.values()]
         metrics.CLAIM_GROUPS.labels("true").set(sum(flags))
         metrics.CLAIM_GROUPS.labels("false").set(len(flags) - sum(flags))
 
@@ -139,16 +140,17 @@ def _wire_groups(settings: Settings) -> Any:
                 groups = store.loaded(message.partition)
                 if groups is None:
                     groups = await loop.run_in_executor(None, store.load, message.partition)
-                before = groups.get(message.key)
+                indexed = groups.get(message.key) or IndexedGroup(settings.claims_conflict_tolerance)
                 try:
-                    after = merge_claim(before, claim, claim_document(claim), settings.claims_conflict_tolerance)
+                    merged = indexed.merge(claim, claim_document(claim))
                 except Exception as exc:  # this claim's fault: the group keeps its state
                     dead.append((message, Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}")))
                     continue
-                if before is not None and after.updated_at == before.updated_at:
+                if not merged:
                     continue  # already merged: a replay
-                groups[message.key] = after
-                changed[(message.partition, message.key)] = after
+                groups[message.key] = indexed
+                # The group itself, which later claims of the batch update in place: one update per group.
+                changed[(message.partition, message.key)] = indexed.group
             for message, rejection in dead:
                 pending.append(await send_dead_letter(claims_dlq, message, rejection, "claims",
                                                       settings.max_message_bytes))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import UTC, datetime
 
 from claimstream.claims.groups import ClaimGroups, merge_claim, render_groups
 from claimstream.core.schema import Claim, ClaimGroup, Document, Quantity, TimeSpan, to_json
+
+from benchmarks.groups import reference_merge_claim
 
 KEY = "people_displaced|flood@country:IN||2024-07"
 
@@ -273,3 +276,91 @@ def test_whole_group_is_the_same_whatever_the_order_of_arrival() -> None:
         for doc in order:
             store.merge_document(doc)
         assert store[KEY].subject.name == "کره شمالی"
+
+
+def _random_documents(rng: random.Random, n: int, large: bool = False) -> list[Document]:
+    """Documents of one or two claims on a few keys: repeated, rising and conflicting values, dates,
+    unattributed and linked sources, republished copies (same source and sentence, another doc id)."""
+    keys = [("people_killed", KEY), ("people_missing", "people_missing|x||2024"), ("deal_value", "deal_value|y||2024"),
+            ("agreement_signed", "agreement_signed|z||2024")]
+    values = [(18000, "exact", 18000, 18000), (20000, "approx", 18000, 22000), (35000, "more_than", 35000, None),
+              (12, "exact", 12, 12), (14, "exact", 14, 14), (17, "exact", 17, 17), (105, "exact", 105, 105)]
+    if large:  # classes of a hundred members and more
+        keys, values = keys[:2], [values[0], values[2]]
+    docs: list[Document] = []
+    for n_doc in range(n):
+        if docs and rng.random() < 0.25:  # a republished copy of an earlier report, maybe by its own source
+            original = rng.choice(docs)
+            copy = Document()
+            copy.CopyFrom(original)
+            copy.id = f"copy-{n_doc:03d}"
+            _at(copy, rng.randrange(1, 9), rng.randrange(24))
+            docs.append(copy)
+            continue
+        claims = []
+        for _ in range(rng.choice((1, 1, 2))):
+            predicate, key = rng.choice(keys)
+            start = rng.randrange(3) * 60
+            if predicate == "agreement_signed":
+                day = rng.choice(("2024-05-13", "2024-05-13", "2024-05-14"))
+                claim = Claim(key=key, predicate=predicate, language=rng.choice(("en", "hi", "fa")), start=start,
+                              end=start + 40, time=TimeSpan(start=day, end=day, precision="day", surface=day))
+                if rng.random() < 0.8:
+                    claim.attribution.name = rng.choice(("officials", "the ministry"))
+            else:
+                claim = _claim(*rng.choice(values), rng.choice(("en", "hi", "fa")), start=start, key=key,
+                               predicate=predicate, said=rng.choice(("officials", "the Red Cross", "")))
+                claim.quantity.surface = f"{claim.quantity.value:g}"
+                if rng.random() < 0.2:
+                    claim.attribution.id = "org:ifrc"
+            claim.text = f"text {rng.randrange(5)}"
+            claims.append(claim)
+        doc = _doc(f"d-{rng.randrange(400 if large else 40):03d}", rng.choice(("Reuters", "AP", "IRNA", "")), claims)
+        docs.append(_at(doc, rng.randrange(1, 9), rng.randrange(24)) if rng.random() < 0.9 else doc)
+    return docs
+
+
+def test_indexed_merge_gives_the_groups_the_whole_group_merge_gave_in_any_order_with_replays() -> None:
+    """The store's incremental merge against the merge before the indexes (benchmarks.groups keeps it):
+    byte for byte and the same groups changed, after every document, whatever the order, with replays;
+    the large trials have value classes past the 64 members a class is compared by."""
+    rng = random.Random(11)
+    for trial in range(64):
+        docs = _random_documents(rng, 400, large=True) if trial >= 60 else _random_documents(rng, rng.randrange(5, 40))
+        order = docs + [rng.choice(docs) for _ in range(rng.randrange(5))]
+        rng.shuffle(order)
+        tolerance = rng.choice((0.10, 0.01))
+        store = ClaimGroups(tolerance=tolerance)
+        reference: dict[str, ClaimGroup] = {}
+        for n, doc in enumerate(order, start=1):
+            changed = {g.key for g in store.merge_document(doc)}
+            expected_changed = set()
+            for claim in doc.claims:
+                before = reference.get(claim.key)
+                reference[claim.key] = after = reference_merge_claim(before, claim, doc, tolerance)
+                if before is None or after.updated_at != before.updated_at:
+                    expected_changed.add(claim.key)
+            assert changed == expected_changed, (trial, n)
+            for key in changed:
+                assert _content_without_time(store[key]) == _content_without_time(reference[key]), (trial, n)
+        assert {key: _content_without_time(g) for key, g in reference.items()} == \
+            {key: _content_without_time(store[key]) for key in reference}
+
+
+def test_merge_claim_on_a_bare_group_and_a_reloaded_store_agree_with_the_store() -> None:
+    rng = random.Random(5)
+    docs = _random_documents(rng, 30)
+    store, reloaded = ClaimGroups(), ClaimGroups()
+    groups: dict[str, ClaimGroup] = {}
+    for n, doc in enumerate(docs):
+        store.merge_document(doc)
+        for claim in doc.claims:
+            groups[claim.key] = merge_claim(groups.get(claim.key), claim, doc, 0.10)
+        if n == 15:  # a store read back from its changelog goes on where the other left off
+            for group in store.groups():
+                reloaded.set(group.key, group.SerializeToString())
+        elif n > 15:
+            reloaded.merge_document(doc)
+    for key, group in groups.items():
+        assert _content_without_time(group) == _content_without_time(store[key]) == \
+            _content_without_time(reloaded[key])
