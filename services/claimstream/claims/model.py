@@ -102,6 +102,9 @@ _RUPEES = {"country:PK": "pkr", "country:NP": "npr", "country:LK": "lkr"}
 #: A trigger that is the counted noun itself ("5,000 troops") loses to a verb in the clause
 #: ("2,000 soldiers were killed"): the verb says what happened to what the number counts.
 NOUN_PENALTY = 45
+#: A number taken out of a group the trigger names: "two of the injured", «трое из пострадавших».
+_PARTITIVE = regex.compile(r"^[\s\u00a0]*(?:of(?:[\s\u00a0]+(?:the|those))?|из|з|із|der|des|davon|des|de los|de las|"
+                           r"parmi les|d'entre les|में से)[\s\u00a0]*$", regex.IGNORECASE)
 #: Each number or "and" word between a number and a trigger: "28 killed and 25 injured".
 BETWEEN_PENALTY = 35
 
@@ -315,6 +318,10 @@ def _in_modal_clause(text: str, sent: tuple[int, int], number: NumberMention) ->
     return False
 
 
+_AGE_APPOSITION = regex.compile(r"\p{Lu}[\p{L}\p{M}'-]+,[ \u00a0]*$")
+_AFTER_APPOSITION = regex.compile(r"[ \u00a0]*[,)]")
+
+
 def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
     """Numbers that are no amount whatever their words say: a bare year (2024), an identifier
     written without grouping ("Rescue 1122", "Flight 302" is caught by its size only when long),
@@ -324,6 +331,9 @@ def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
         return True  # 2024, 1122: written without a thousands separator, with no unit after it
     if n.kind == "words" and n.value == 1:
         return unit not in ("people", "troops") and not counts_people(text, n)
+    if n.kind == "numeral" and n.value < 120 and _AGE_APPOSITION.search(text, max(0, n.start - 40), n.start) \
+            and _AFTER_APPOSITION.match(text, n.end):
+        return True  # "Karim Baluch, 46, was searching": an age after a name
     return False
 
 
@@ -620,7 +630,9 @@ class ClaimModel:
                     # "security forces arrested 12 suspects": troops are not what 12 counts; but
                     # "the number of Russian troops at more than 30,000." is.
                     continue
-                if t.kind in ("weak", "noun") or own_noun:
+                if t.kind in ("weak", "noun") or own_noun or (t.start >= c.number.end and _PARTITIVE.match(between)):
+                    # "two of the injured died": the injured are who the two are taken from; the
+                    # verb says what happened to them
                     score += NOUN_PENALTY
                 # Ties go to the trigger after the number where the verb follows what it counts
                 # (Chinese "12死39伤", Hindi, Urdu, Persian), else to the earlier one.

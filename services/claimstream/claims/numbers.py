@@ -24,6 +24,9 @@ Rules (the README's "numbers" table):
   of it ("پانچ ہزار کروڑ" = 5,000 crore, "2 ہزار 3 سو ارب" = 2,300 billion). Groups join across
   spaces and "and" words only, never across punctuation.
 - Vague amounts ("thousands of", "हज़ारों", "هزاران", "тысячи") become a range.
+- Ranges ("between 30,000 and 40,000", "zwischen 30 und 40", "от 30 до 40", "بين 30 و40 ألفا") are
+  one number over both bounds, its value the lower one; a first bound written without the
+  second's multiplier takes it ("30 و40 ألفا" is 30,000 to 40,000).
 - Chinese numerals ("十四人", "二十五人", "三百栋", "两万三千") count only before a counter
   (人, 名, 栋, ...; after 余/多 too) and never after 第 (an ordinal), since 一 and 三 are also
   parts of words (一些 "some", 统一 "unify", 三峡 "Three Gorges").
@@ -31,6 +34,7 @@ Rules (the README's "numbers" table):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -141,7 +145,7 @@ class NumberMention:
     value: float
     lower: float | None = None
     upper: float | None = None
-    kind: str = "numeral"  # numeral, words, vague
+    kind: str = "numeral"  # numeral, words, vague, range
 
     def surface(self, text: str) -> str:
         return text[self.start : self.end]
@@ -381,7 +385,36 @@ def find_numbers(text: str, lang: str = "en", exclude: list[tuple[int, int]] | N
             continue
         taken.append(cand)
         covered[cand.start:cand.end] = b"\x01" * (cand.end - cand.start)
-    return sorted(taken, key=lambda n: n.start)
+    return _join_ranges(norm, sorted(taken, key=lambda n: n.start))
+
+
+_RANGE_OPEN = regex.compile(r"(?<![\p{L}])(?:between|zwischen|entre|от|від|بين)[ \u00a0]+$", regex.IGNORECASE)
+_RANGE_JOIN = regex.compile(r"^[ \u00a0]*(?:and|und|et|y|до|و)[ \u00a0]*$", regex.IGNORECASE)
+
+
+def _join_ranges(norm: str, numbers: list[NumberMention]) -> list[NumberMention]:
+    """Two numbers that are the bounds of one range ("between 30 and 40") as one NumberMention."""
+    out: list[NumberMention] = []
+    i = 0
+    while i < len(numbers):
+        low = numbers[i]
+        high = numbers[i + 1] if i + 1 < len(numbers) else None
+        years = high is not None and all(regex.fullmatch(r"(?:1[89]|20)\d\d", norm[n.start:n.end]) for n in (low, high))
+        if (high is not None and not years and low.kind != "vague" and high.kind != "vague"
+                and _RANGE_OPEN.search(norm, max(0, low.start - 12), low.start)
+                and _RANGE_JOIN.match(norm[low.end:high.start])):
+            lo = low.value
+            if high.value >= 1000 * lo and low.end - low.start <= 3:
+                # "30 و40 ألفا", "between 30 and 40 thousand": the multiplier is written once
+                scale = 10 ** (3 * int(math.log10(high.value / lo) // 3))
+                lo *= scale
+            if lo < high.value:
+                out.append(NumberMention(low.start, high.end, lo, lo, high.value, kind="range"))
+                i += 2
+                continue
+        out.append(low)
+        i += 1
+    return out
 
 
 def parse_number(text: str, lang: str = "en") -> float | None:

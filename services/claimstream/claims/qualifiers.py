@@ -102,6 +102,8 @@ def qualify(text: str, number: NumberMention, tolerance: float = APPROX_TOLERANC
             end = m.end()
     lower: float | None
     upper: float | None
+    if number.kind == "range":  # "between 30,000 and 40,000": its own bounds, whatever stands around it
+        return QualifiedNumber(number.value, number.lower, number.upper, "approx", start, end)
     if number.kind == "vague" and number.lower is not None:
         lower, upper = number.lower, number.upper
         if qualifier in ("at_least", "more_than"):

@@ -147,3 +147,20 @@ def test_number_words_in_case_forms_and_chinese_numerals(text: str, lang: str, s
 def test_words_that_only_look_like_numbers(text: str, lang: str) -> None:
     found = find_numbers(text, lang)
     assert all(f.kind == "vague" for f in found), [(text[f.start:f.end], f.value) for f in found]
+
+
+@pytest.mark.parametrize(("text", "lang", "lower", "upper"), [
+    ("between 30,000 and 40,000 people were displaced", "en", 30000, 40000),
+    ("zwischen 12 und 15 Verletzte", "de", 12, 15),
+    ("от 30 до 40 человек", "ru", 30, 40),
+    ("يتراوح بين 30 و40 ألفا", "ar", 30000, 40000),  # the multiplier written once
+])
+def test_a_range_is_one_number_over_both_bounds(text: str, lang: str, lower: float, upper: float) -> None:
+    [found] = find_numbers(text, lang)
+    assert (found.kind, found.value, found.lower, found.upper) == ("range", lower, lower, upper)
+    assert (qualify(text, found).lower, qualify(text, found).upper) == (lower, upper)
+
+
+def test_years_and_a_rise_are_not_ranges() -> None:
+    assert [n.kind for n in find_numbers("between 2019 and 2024", "en")] == ["numeral", "numeral"]
+    assert [n.value for n in find_numbers("the toll rose from 12 to 15", "en")] == [12, 15]
