@@ -47,6 +47,9 @@ from google.protobuf.message import Message
 from claimstream.core.schema import Claim, ClaimGroup, ClaimGroupMember, Document, Quantity, TimeSpan, now_timestamp
 from claimstream.core.text import printable
 
+#: The key suffix of a claim that is a part of a total (claims/model.py `_mark_parts`).
+PART_SUFFIX = "|part"
+
 #: Predicates whose date is the claim (a one-off event happens on one day).
 EVENT_PREDICATES = frozenset({"agreement_signed", "agreement_ratified", "withdrew_from", "diplomats_expelled"})
 #: Counts that only grow while an event's reports come in: a later, larger figure is an update.
@@ -733,7 +736,10 @@ class IndexedGroup:
                 vr.upper = self._uppers[-1]
             group.value_range.CopyFrom(vr)
         reasons = []
-        for key in self._disputes[:3]:
+        # Parts (breakdowns, increments: a key ending in "|part") of different reports count different
+        # subsets of a total ("two more died", "three of the injured"): they are never in conflict.
+        disputed = [] if group.key.endswith(PART_SUFFIX) else self._disputes
+        for key in disputed[:3]:
             pair = self._pairs[key]
             if not pair.reason:
                 assert pair.found is not None
@@ -741,7 +747,7 @@ class IndexedGroup:
                 pair.reason = (f"{_who(x)} said {x.describe}, {_who(y)} said {y.describe}"
                                f"{' later' if y.when > x.when else ''}: {pair.why}")
             reasons.append(pair.reason)
-        more = len(self._disputes) - 3
+        more = len(disputed) - 3
         group.conflict = bool(reasons)
         group.reason = "; ".join(reasons) + (f"; and {more} more" if more > 0 else "")
         if self._timeline_stale:

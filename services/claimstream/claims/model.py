@@ -89,6 +89,7 @@ _AND = regex.compile(r"(?<![\p{L}\p{M}])(?:and|as well as|و|اور|और|त�
                      r"(?![\p{L}\p{M}])", regex.IGNORECASE)
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP"})
+_NAMED_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC"})
 #: "Kim Jong Un and Vladimir Putin signed a pact in Pyongyang": a linked person with a country in the
 #: knowledge base is a party for that country (so the report keys as KP+RU, like "Russia and North Korea").
 _PARTY_LABELS = _ACTOR_LABELS | {"PERSON"}
@@ -163,10 +164,55 @@ def _event_country(entities: list[Entity], lede_end: int = 0) -> str:
             weight = 1 if x.canonical_id.startswith("country:") else 2
             votes[country] += weight * (2 if x.start < lede_end else 1)
     if not votes:
-        return ""
+        return _country_in_names(entities)
     best = max(votes.values())
     return next(c for c in (place_country(x.canonical_id) for x in entities if x.canonical_id)
                 if votes.get(c) == best)
+
+
+def _country_in_names(entities: list[Entity]) -> str:
+    """When no place is linked: the country that the names of unlinked organisations and places
+    contain most often ("Pakistan Railways", "the Sindh government"), by their country and
+    subdivision names; '' when none does. The organisation is not made a place: this only says
+    where the report is from (its event's country, whose rupees)."""
+    names = _kb_region_names()
+    votes: Counter[str] = Counter()
+    first: dict[str, int] = {}
+    for x in entities:
+        if x.canonical_id or x.label not in _NAMED_LABELS:
+            continue
+        words = regex.findall(r"[\p{L}\p{M}]+", x.text.casefold())
+        for i in range(len(words)):
+            for j in (i + 2, i + 1):
+                country = names.get(" ".join(words[i:j]))
+                if country:
+                    votes[country] += 1
+                    first.setdefault(country, x.start)
+                    break
+    if not votes:
+        return ""
+    return min(votes, key=lambda c: (-votes[c], first[c]))
+
+
+@cache
+def _kb_region_names() -> dict[str, str]:
+    """Every name (all languages, casefolded) of a country or subdivision in the knowledge base ->
+    its country id; names two regions share are left out."""
+    from claimstream.ner.kb import kb_paths, load_kb
+
+    try:
+        entities = load_kb(kb_paths(""))
+    except Exception:  # the ner stage reports a broken KB
+        return {}
+    found: dict[str, set[str]] = {}
+    for cid, e in entities.items():
+        if not cid.startswith(("country:", "subdivision:")):
+            continue
+        country = place_country(cid)
+        for _, alias in e.all_aliases():
+            if len(alias) >= 4:
+                found.setdefault(alias.casefold(), set()).add(country)
+    return {name: next(iter(c)) for name, c in found.items() if len(c) == 1}
 
 
 class _Spans:

@@ -86,6 +86,19 @@ def test_a_later_smaller_count_from_another_source_is_a_conflict_naming_both() -
                                    "IRNA (fa, 2024-07-06 per local officials) said about 20,000 later")
 
 
+def test_parts_of_totals_from_different_reports_are_never_a_conflict() -> None:
+    # "three more died" and, a day later, "two of the injured died": different increments, not a dispute
+    part = KEY + "|part"
+    store = ClaimGroups(tolerance=0.10)
+    store.merge_document(_at(_doc("en-1", "Herald", [_claim(3, "exact", 3, 3, "en", key=part, said="rescuers")]), 5))
+    store.merge_document(_at(_doc("en-2", "Times", [_claim(2, "exact", 2, 2, "en", key=part, said="the railway")]), 6))
+    assert not store[part].conflict and store[part].reason == ""
+    # the same figures as whole counts would be a later, smaller toll: a conflict
+    store.merge_document(_at(_doc("en-1", "Herald", [_claim(3, "exact", 3, 3, "en", said="rescuers")]), 5))
+    store.merge_document(_at(_doc("en-2", "Times", [_claim(2, "exact", 2, 2, "en", said="the railway")]), 6))
+    assert store[KEY].conflict
+
+
 def test_figures_nobody_vouches_for_are_never_a_conflict() -> None:
     store = ClaimGroups(tolerance=0.10)
     store.merge_document(_doc("en-1", "A", [_claim(35000, "more_than", 35000, None, "en", said="")]))
