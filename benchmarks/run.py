@@ -12,7 +12,8 @@ import subprocess
 import sys
 
 #: In the order `all` runs them: each stage alone, then the pipeline over Kafka.
-BENCHMARKS = ("langid", "encoder", "ner", "translate", "claims", "claims_quality", "memory", "pipeline")
+BENCHMARKS = ("langid", "encoder", "onnx_threads", "ner", "translate", "claims", "groups", "claims_quality", "memory",
+              "pipeline")
 
 
 def main(argv: list[str] | None = None) -> int:

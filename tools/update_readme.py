@@ -11,7 +11,8 @@ from pathlib import Path
 from claimstream.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_ORDER = ("langid", "encoder", "onnx_threads", "translate", "ner", "claims", "claims_quality", "claims_quality_heldout",
+BENCH_ORDER = ("langid", "encoder", "onnx_threads", "translate", "ner", "claims", "groups", "claims_quality",
+               "claims_quality_heldout",
                "claims_numbers", "memory", "pipeline", "load")
 
 
