@@ -22,6 +22,7 @@ import regex
 
 from claimstream.claims.lexicons import load, spellings
 from claimstream.core.onnx import Threads
+from claimstream.core.text import char_script
 
 MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed",
                          "kzt"})
@@ -92,7 +93,11 @@ def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, list[tuple[str, str]
             for form in spellings(word):
                 if not owner.get(form):
                     owner[form] = [(ABSTAIN, "abstain")]
-    forms = sorted(owner, key=len, reverse=True)
+    return _compile_forms(list(owner)), owner
+
+
+def _compile_forms(words: list[str]) -> regex.Pattern[str]:
+    forms = sorted(words, key=len, reverse=True)
     long_arabic = [f for f in forms if _is_arabic(f) and len(f) >= 4]
     # Stems match word starts (inflection follows); CJK words match anywhere; an Arabic word of four
     # letters or more may carry the conjunction wa- or fa- ("وأصيب": and were injured; not "زار" in
@@ -100,7 +105,7 @@ def _trigger_regex() -> tuple[regex.Pattern[str], dict[str, list[tuple[str, str]
     plain = "|".join(_diacritics_optional(w) for w in forms)
     prefixed = "|".join(_diacritics_optional(w) for w in long_arabic) or "(?!)"
     return regex.compile(r"(?:(?:(?<![\p{L}\p{M}\u200c])|(?<=[\p{Han}\p{Hangul}]))(?:" + plain + r"))"
-                         r"|(?<=(?<![\p{L}\p{M}])[وف])(?:" + prefixed + ")", regex.IGNORECASE), owner
+                         r"|(?<=(?<![\p{L}\p{M}])[وف])(?:" + prefixed + ")", regex.IGNORECASE)
 
 
 def _is_arabic(word: str) -> bool:
@@ -111,12 +116,38 @@ def find_triggers(sentence: str) -> list[Trigger]:
     """Every lexicon trigger (and abstention word) in `sentence`, in any supported language, one per
     predicate a form names. Matches do not overlap: the longest word at each place wins ("ums Leben
     gekommen", not "Leben")."""
-    pattern, owner = _trigger_regex()
+    _, owner = _trigger_regex()
+    by_script = _script_patterns()
+    scripts = {char_script(ch) for ch in set(sentence)}
+    matches = [m for script, pattern in by_script.items() if script in scripts or script is None
+               for m in pattern.finditer(sentence)]
+    if len(by_script) > 1:
+        # One pattern per script, so a sentence is searched only for forms of its own scripts; what
+        # the one pattern of every form found is the leftmost, then longest, of these, never overlapping.
+        matches.sort(key=lambda m: (m.start(), -len(m.group(0))))
+        kept, end = [], -1
+        for m in matches:
+            if m.start() >= end:
+                kept.append(m)
+                end = m.end()
+        matches = kept
     out = []
-    for m in pattern.finditer(sentence):
+    for m in matches:
         for predicate, kind in owner[_ARABIC_MARK.sub("", m.group(0)).lower()]:
             out.append(Trigger(predicate, m.start(), m.end(), kind))
     return out
+
+
+@cache
+def _script_patterns() -> dict[str | None, regex.Pattern[str]]:
+    """The trigger pattern split by the script of each form's letters (None: forms of several scripts
+    or none, searched in every sentence)."""
+    _, owner = _trigger_regex()
+    groups: dict[str | None, list[str]] = {}
+    for form in owner:
+        scripts = {char_script(ch) for ch in form} - {None}
+        groups.setdefault(scripts.pop() if len(scripts) == 1 else None, []).append(form)
+    return {script: _compile_forms(forms) for script, forms in groups.items()}
 
 
 _ARABIC_MARKS = "[\u064b-\u065f\u0670]*"

@@ -59,3 +59,29 @@ def test_embedding_fallback_without_lexicon_words(embedder: PredicateEmbedder, t
 def test_embedding_scores_unrelated_text_below_threshold(embedder: PredicateEmbedder) -> None:
     (_, score), = embedder.classify(["Das Museum zeigt 200 Gemälde aus dem 17. Jahrhundert"])
     assert score < 0.86
+
+
+def test_searching_by_script_finds_what_one_pattern_of_every_form_finds() -> None:
+    # find_triggers searches a sentence only with the forms of its own scripts; it must find exactly
+    # what the single pattern of every form finds, mixed-script sentences included.
+    import json
+    import random
+    from pathlib import Path
+
+    from claimstream.claims.extract import split_sentences
+    from claimstream.claims.predicates import _ARABIC_MARK, Trigger, _trigger_regex, find_triggers
+
+    pattern, owner = _trigger_regex()
+
+    def one_pattern(sentence: str) -> list[Trigger]:
+        return [Trigger(p, m.start(), m.end(), k) for m in pattern.finditer(sentence)
+                for p, k in owner[_ARABIC_MARK.sub("", m.group(0)).lower()]]
+
+    news = Path(__file__).resolve().parents[3] / "examples" / "news.jsonl"
+    texts = [json.loads(line)["text"] for line in news.read_text(encoding="utf-8").splitlines()]
+    sentences = [t[a:b] for t in texts for a, b in split_sentences(t)]
+    rng = random.Random(3)
+    sentences += ["".join(rng.choice(sentences)[:30] for _ in range(4)) for _ in range(300)]
+    sentences += ["Погибли 12 человек, 30 killed, وأصيب 5, 死亡3人", "ums Leben gekommen", ""]
+    for sentence in sentences:
+        assert find_triggers(sentence) == one_pattern(sentence), sentence
