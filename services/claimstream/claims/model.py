@@ -198,12 +198,7 @@ def _country_in_names(entities: list[Entity]) -> str:
 def _kb_region_names() -> dict[str, str]:
     """Every name (all languages, casefolded) of a country or subdivision in the knowledge base ->
     its country id; names two regions share are left out."""
-    from claimstream.ner.kb import kb_paths, load_kb
-
-    try:
-        entities = load_kb(kb_paths(""))
-    except Exception:  # the ner stage reports a broken KB
-        return {}
+    entities = _kb_entities()
     found: dict[str, set[str]] = {}
     for cid, e in entities.items():
         if not cid.startswith(("country:", "subdivision:")):
@@ -438,16 +433,22 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
 
 
 @cache
-def _kb_countries() -> dict[str, str]:
-    """Knowledge-base id -> the id of its country (country:XX), for places below country level."""
+def _kb_entities() -> dict[str, Any]:
+    """The knowledge base, read once for the claims stage's country lookups ({} if unreadable)."""
     from claimstream.ner.kb import kb_paths, load_kb
 
     try:
-        entities = load_kb(kb_paths(""))
+        return dict(load_kb(kb_paths("")))
     except Exception:  # the ner stage reports a broken KB; claims then key by id prefix
         log.exception("claims: knowledge base unreadable; places key by their own id")
         return {}
-    return {i: f"country:{e.country}" for i, e in entities.items() if e.country and not i.startswith("country:")}
+
+
+@cache
+def _kb_countries() -> dict[str, str]:
+    """Knowledge-base id -> the id of its country (country:XX), for places below country level."""
+    return {i: f"country:{e.country}" for i, e in _kb_entities().items()
+            if e.country and not i.startswith("country:")}
 
 
 def _country_ref(ent: Entity) -> EntityRef:
