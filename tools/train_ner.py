@@ -7,7 +7,8 @@
    with an entity first; `--plain-share` of the sample is kept for sentences without one),
    joins their tokens into text exactly as `tools/eval_ner.py` does (with spaces, or without
    for character-tokenized data such as zh), tokenizes it with the encoder's tokenizer and
-   labels sub-words (first sub-word: the word's tag, later ones `I-<type>`).
+   labels sub-words (first sub-word: the word's tag, later ones `I-<type>`; a lone "▁"
+   sub-word that belongs to no word is left out of the loss).
 2. Runs the bundled 4-bit graph up to layer 12-K once (the same `MatMulNBits` graph the
    service runs, `encoder_graph(stop_after=12-K)`) and caches those hidden states as fp16
    on disk, keyed by the data files', the weights' and the sample's hashes.
@@ -44,6 +45,7 @@ from claimstream.ner.transformer import (  # noqa: E402
     HEAD_DIR,
     HEAD_FILE,
     HEAD_FORMAT,
+    IGNORE,
     LABELS,
     WINDOW,
     join_words,
@@ -52,7 +54,7 @@ from claimstream.ner.transformer import (  # noqa: E402
 )
 
 LANGS = ("hi", "fa", "ar", "ru", "ur", "uk", "ko", "zh", "en", "de", "fr", "es", "tr", "bn", "ta", "mr")
-FEATURE_REVISION = 1
+FEATURE_REVISION = 2  # 2: sub-words of no word are left out of the loss
 _MATRICES = ("q.w", "k.w", "v.w", "ao.w", "fi.w", "fo.w")
 _VECTORS = ("q.b", "k.b", "v.b", "ao.b", "aln.w", "aln.b", "fi.b", "fo.b", "oln.w", "oln.b")
 
@@ -345,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
         step, epoch, seconds_before = state["step"], state["epoch"], state["seconds"]
         torch.set_rng_state(state["torch_rng"])
         print(f"resumed at epoch {epoch}, step {step}")
-    labels_all = np.concatenate([np.concatenate([[-100], e.labels, [-100]]) for e in examples])
+    labels_all = np.concatenate([np.concatenate([[IGNORE], e.labels, [IGNORE]]) for e in examples])
 
     def checkpoint() -> None:
         save_checkpoint(checkpoints, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -364,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         for b in plan[epoch][step - done_before:]:
             width = int(lengths[b].max())
             x = np.zeros((len(b), width, 384), dtype=np.float32)
-            y = np.full((len(b), width), -100, dtype=np.int64)
+            y = np.full((len(b), width), IGNORE, dtype=np.int64)
             keep = np.zeros((len(b), width), dtype=bool)
             for r, j in enumerate(b):
                 n = int(lengths[j])
@@ -373,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 keep[r, :n] = True
             logits = model(torch.from_numpy(x), torch.from_numpy(keep))
             loss = torch.nn.functional.cross_entropy(logits.view(-1, len(LABELS)), torch.from_numpy(y).view(-1),
-                                                     ignore_index=-100)
+                                                     ignore_index=IGNORE)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -403,7 +405,8 @@ def main(argv: list[str] | None = None) -> int:
         "bottom_layers": bottom,
         "top_layers": args.top_layers,
         "base_sha256": base,
-        "subword_labels": "first sub-word: the word's tag; later sub-words of the word: I-<type>",
+        "subword_labels": ("first sub-word: the word's tag; later sub-words of the word: I-<type>; "
+                           "sub-words of no word (a lone '▁'): not trained, skipped when decoding"),
         "training": {
             "data": {lang: {"sentences": counts[lang], "train_sha256": digests[lang], "spaced": spacing[lang]}
                      for lang in langs},

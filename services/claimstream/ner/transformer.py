@@ -99,14 +99,22 @@ def token_words(offsets: np.ndarray, word_spans: Sequence[tuple[int, int]], leng
     return out
 
 
+IGNORE = -100  # label id of a sub-word left out of the training loss
+
+
 def subword_labels(words: np.ndarray, word_tags: Sequence[str]) -> np.ndarray:
-    """Label ids of sub-words: a word's first sub-word gets its tag, the rest `I-<type>`; no word: O."""
+    """Label ids of sub-words: a word's first sub-word gets its tag, the rest `I-<type>`.
+
+    A sub-word of no word (a lone "▁" before a word) gets `IGNORE`, left out of the loss:
+    labelled O, it would sit inside entities ("Нагибин ▁, Владимир") and teach the model to
+    break them; decoding skips such sub-words (see `decode_spans`).
+    """
     index = {label: i for i, label in enumerate(LABELS)}
     out = np.zeros(len(words), dtype=np.int64)
     previous = -1
     for t, w in enumerate(words.tolist()):
         if w < 0:
-            previous = -1
+            out[t] = IGNORE
             continue
         tag = word_tags[w]
         if w == previous and tag != "O":
@@ -176,7 +184,15 @@ def decode_spans(text: str, offsets: np.ndarray, probs: np.ndarray, snap: bool =
     """Entity spans (character offsets, label PER/ORG/LOC, mean max-probability) from sub-word probabilities.
 
     `snap`: widen spans cut inside a word to the whole word (see `snap_to_words`).
+    Sub-words that carry only a space (the tokenizer's lone "▁" before a word it has no
+    "▁word" piece for: many Korean and Devanagari words, punctuation after a space) belong to
+    no word, so they take no part: they neither end an entity nor start one.
     """
+    real = [t for t, (a, b) in enumerate(offsets.tolist()) if text[a:b].strip()]
+    if len(real) < len(offsets):
+        offsets, probs = offsets[real], probs[real]
+    if not len(offsets):
+        return []
     tags = viterbi(np.log(np.maximum(probs, 1e-12)))
     best = probs.max(axis=1)
     spans: list[TaggedSpan] = []

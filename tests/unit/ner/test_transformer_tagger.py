@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from claimstream.core.model import ModelLoadError
 from claimstream.ner.transformer import (
@@ -17,12 +18,18 @@ from claimstream.ner.transformer import (
     CONTEXT,
     HEAD_DIR,
     HEAD_FILE,
+    IGNORE,
+    LABELS,
     STRIDE,
     WINDOW,
     HeadError,
     TransformerTagger,
     best_window,
+    decode_spans,
+    join_words,
     read_head,
+    subword_labels,
+    token_words,
     window_starts,
 )
 
@@ -111,6 +118,38 @@ def test_long_text_is_windowed_with_valid_offsets_on_both_sides_of_an_edge(tagge
     for edge_token in (tagger.context, WINDOW):  # the first window's edge, and the encoder's limit
         edge = int(tokens.offsets[edge_token][0])
         assert any(s.end < edge for s in places) and any(s.start > edge for s in places)
+
+
+def _one_hot(tags: list[str]) -> np.ndarray:
+    probs = np.full((len(tags), len(LABELS)), 0.01)
+    for t, tag in enumerate(tags):
+        probs[t, LABELS.index(tag)] = 0.94
+    return probs
+
+
+@pytest.mark.parametrize(("tokens", "tags"), [
+    (["Нагибин", ",", "Владимир", "Владимирович"], ["B-PER", "I-PER", "I-PER", "I-PER"]),
+    (["Иван", "Дмитриевич"], ["B-PER", "I-PER"]),
+    (["토트넘", "홋스퍼", "클럽"], ["B-ORG", "I-ORG", "I-ORG"]),
+    (["ஸ்ரீ", "லட்சுமி"], ["B-PER", "I-PER"]),
+])
+def test_a_lone_space_subword_inside_a_name_neither_trains_nor_breaks_it(
+        tagger: TransformerTagger, tokens: list[str], tags: list[str]) -> None:
+    """The tokenizer gives some words (in every script; punctuation after a space) a lone "▁"
+    sub-word of their own. Labelled O it would cut the name in two; it is left out of the loss,
+    and decoding skips it whatever the model says there, so the whole name is one span."""
+    text, word_spans = join_words(tokens)
+    tok = tagger._encoder.tokenize([text])[0]
+    words = token_words(tok.offsets, word_spans, len(text))
+    lone = [t for t, (a, b) in enumerate(tok.offsets.tolist()) if not text[a:b].strip()]
+    assert lone, f"the tokenizer no longer splits a lone space sub-word off in {text!r}"
+    labels = subword_labels(words, tags)
+    assert all(labels[t] == IGNORE for t in lone)
+    assert all(labels[t] != IGNORE for t in range(len(labels)) if t not in lone)
+    # what the model was taught before: O on the lone sub-word
+    taught = [LABELS[x] if x != IGNORE else "O" for x in labels.tolist()]
+    spans = decode_spans(text, tok.offsets, _one_hot(taught))
+    assert [(text[s.start: s.end], s.label) for s in spans] == [(text, tags[0][2:])]
 
 
 def test_window_plan_covers_every_token_away_from_edges() -> None:
