@@ -16,8 +16,8 @@ import copy
 import json
 from pathlib import Path
 
-from claimstream.claims.groups import ClaimGroups
 from claimstream.claims.model import load
+from claimstream.claims.store import ClaimGroups
 from claimstream.core.schema import Document, document_from_dict
 from claimstream.core.settings import Settings
 

@@ -627,9 +627,9 @@ def run_stages(gold: GoldSet) -> StageRun:
     """The gold documents through langid, ner and claims in-process, as `claimstream enrich` runs them
     (batches of `max_batch`, the claim groups merged as each batch comes out)."""
     from claimstream.claims.groups import disputes
-    from claimstream.core.pipeline import Pipeline
     from claimstream.core.schema import Document, document_from_dict
     from claimstream.core.settings import Settings
+    from claimstream.runtime.pipeline import Pipeline
 
     settings = Settings.load()
     pipeline = Pipeline.load(settings, stages=STAGES, progress=lambda s: print(f"loading {s}...", file=sys.stderr))

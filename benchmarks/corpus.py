@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from claimstream.core.inputs import read_records
 from claimstream.core.schema import Document
+from claimstream.local.inputs import read_records
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

@@ -29,8 +29,8 @@ from claimstream.claims.groups import (
     SIMULTANEOUS,
     TIMELESS,
     TIMELINE_LENGTH,
-    ClaimGroups,
 )
+from claimstream.claims.store import ClaimGroups
 from claimstream.core.schema import (
     Claim,
     ClaimGroup,

@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from claimstream.core.broker import free_port
-from claimstream.core.kafka import make_consumer
-from claimstream.core.launcher import LocalPipeline
 from claimstream.core.settings import ENV_PREFIX, STAGE_NAMES, Settings
+from claimstream.kafka.clients import make_consumer
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import LocalPipeline
 
 from benchmarks.harness import machine_note, print_table, save_results
 from tests.fixtures.ingest import ingest_messages, metric_sum, produce

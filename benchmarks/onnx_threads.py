@@ -53,8 +53,8 @@ def hogs(count: int) -> Iterator[None]:
 
 
 def encoder_workload(spinning: bool, threads: int) -> tuple[Callable[[], int], str]:
-    from claimstream.core.onnx import Threads
     from claimstream.encoder.model import Encoder
+    from claimstream.runtime.onnx import Threads
 
     from benchmarks.encoder import texts
 
@@ -70,7 +70,7 @@ def encoder_workload(spinning: bool, threads: int) -> tuple[Callable[[], int], s
 
 
 def translate_workload(spinning: bool, threads: int) -> tuple[Callable[[], int], str]:
-    from claimstream.core.onnx import Threads
+    from claimstream.runtime.onnx import Threads
     from claimstream.translate.model import OnnxTranslator
     from claimstream.translate.search import SearchOptions
 

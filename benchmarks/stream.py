@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from claimstream.core.broker import free_port
-from claimstream.core.kafka import make_consumer, make_producer
-from claimstream.core.launcher import LocalPipeline
 from claimstream.core.schema import Document, decode_document, encode_document, now_timestamp
 from claimstream.core.settings import Settings
+from claimstream.kafka.clients import make_consumer, make_producer
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import LocalPipeline
 
 from benchmarks.harness import percentile
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-from claimstream.core.broker import free_port
 from claimstream.core.settings import Settings
+from claimstream.local.broker import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -33,7 +33,7 @@ def collect(settings: Settings, topic: str, want: Iterable[str] | int, timeout: 
 
     Returns the kafka-python records read; the caller asserts on them.
     """
-    from claimstream.core.kafka import make_consumer
+    from claimstream.kafka.clients import make_consumer
 
     wanted = set(want) if not isinstance(want, int) else None
     consumer = make_consumer(settings, [topic], from_beginning=True)

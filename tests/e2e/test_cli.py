@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from claimstream.core.broker import free_port
-from claimstream.core.launcher import readyz
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import readyz
 
 from tests.conftest import EXAMPLES, ROOT
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from claimstream.core.broker import EmbeddedBroker
-from claimstream.core.dlq import list_dlq
 from claimstream.core.settings import Settings
+from claimstream.kafka.deadletters import list_dlq
+from claimstream.local.broker import EmbeddedBroker
 
 from tests.conftest import EXAMPLES
 from tests.e2e.test_cli import claimstream

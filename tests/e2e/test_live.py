@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from claimstream.core.broker import EmbeddedBroker
-from claimstream.core.kafka import ensure_topics, make_producer
 from claimstream.core.schema import Document, Language, encode_document
 from claimstream.core.settings import Settings
+from claimstream.kafka.clients import ensure_topics, make_producer
+from claimstream.local.broker import EmbeddedBroker
 
 from tests.conftest import ROOT
 

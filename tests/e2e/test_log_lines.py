@@ -14,16 +14,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from claimstream.core.broker import EmbeddedBroker, free_port
-from claimstream.core.launcher import readyz, stop_process
 from claimstream.core.settings import Settings
+from claimstream.local.broker import EmbeddedBroker, free_port
+from claimstream.local.launcher import readyz, stop_process
 
 from tests.conftest import ROOT, collect, stream_settings
 from tests.fixtures.ingest import ingest_messages, produce
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
-#: A text line: `2026-12-02 05:46:09,716 INFO langid claimstream.core.runner: ...`, or a further line of one record.
+#: A text line: `2026-12-02 05:46:09,716 INFO langid claimstream.runtime.worker: ...`, or a further line of one record.
 TEXT_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (DEBUG|INFO|WARNING|ERROR|CRITICAL) langid (\S+): "
                        r"|langid \| ")
 
@@ -70,7 +70,7 @@ def test_every_text_line_names_the_service(bootstrap, tmp_path):
     assert not unnamed, f"{len(unnamed)} line(s) without the service, e.g. {unnamed[:3]}"
     loggers = {match[2] for line in lines if (match := TEXT_LINE.match(line)) and match[2]}
     assert "faust.worker" in loggers, "Faust's own lines are missing"
-    assert any(" WARNING langid claimstream.core.runner: langid: docs.ingest[" in line and "-> DLQ (invalid_schema"
+    assert any(" WARNING langid claimstream.kafka.deadletters: langid: docs.ingest[" in line and "-> DLQ (invalid_schema"
                in line for line in lines), stderr[-3000:]
 
 
@@ -87,4 +87,4 @@ def test_every_json_line_is_an_object_naming_the_service(bootstrap, tmp_path):
     assert all(set(entry) >= {"time", "level", "service", "logger", "message"} for entry in entries)
     assert any(entry["logger"] == "faust.worker" and entry["message"].endswith("Ready") for entry in entries)
     dead = [e for e in entries if e["level"] == "WARNING" and "-> DLQ (invalid_schema" in e["message"]]
-    assert dead and dead[0]["logger"] == "claimstream.core.runner"
+    assert dead and dead[0]["logger"] == "claimstream.kafka.deadletters"

@@ -15,10 +15,10 @@ import urllib.request
 
 import pytest
 import yaml
-from claimstream.cli import service_spec
-from claimstream.core.broker import free_port
-from claimstream.core.launcher import LocalPipeline
+from claimstream.cli.common import service_spec
 from claimstream.core.settings import STAGE_NAMES
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import LocalPipeline
 
 from tests.conftest import EXAMPLES, collect, stream_settings
 
@@ -35,7 +35,7 @@ def query(base: str, promql: str) -> list[dict]:
 
 @pytest.mark.skipif(shutil.which("prometheus") is None, reason="Debian's prometheus package is not installed")
 def test_prometheus_sees_every_stage_throughput_and_latency(tmp_path):
-    from claimstream.cli import send_records
+    from claimstream.cli.stream import send_records
 
     services = list(STAGE_NAMES)
     settings = stream_settings(tmp_path)

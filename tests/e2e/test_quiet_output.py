@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from claimstream.core.broker import EmbeddedBroker
-from claimstream.core.kafka import ensure_topics, make_producer
 from claimstream.core.schema import ClaimGroup, Document, encode_document, encode_message
 from claimstream.core.settings import Settings
+from claimstream.kafka.clients import ensure_topics, make_producer
+from claimstream.local.broker import EmbeddedBroker
 
 from tests.e2e.test_cli import claimstream
 

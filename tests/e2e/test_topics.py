@@ -10,9 +10,9 @@ as the configuration the cluster holds.
 from __future__ import annotations
 
 import pytest
-from claimstream.core.broker import EmbeddedBroker
-from claimstream.core.kafka import TopicsMissing, describe_topics, ensure_topics, make_admin
 from claimstream.core.settings import Settings
+from claimstream.kafka.clients import TopicsMissing, describe_topics, ensure_topics, make_admin
+from claimstream.local.broker import EmbeddedBroker
 from kafka.admin import NewTopic
 
 from tests.e2e.test_cli import claimstream

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from claimstream.core.broker import EmbeddedBroker, free_port, port_in_use
-from claimstream.core.launcher import LaunchError, LocalPipeline, readyz, stop_process
 from claimstream.core.settings import Settings
+from claimstream.local.broker import EmbeddedBroker, free_port, port_in_use
+from claimstream.local.launcher import LaunchError, LocalPipeline, readyz, stop_process
 
 from tests.conftest import ROOT, collect, stream_settings
 from tests.fixtures.ingest import ingest_messages, produce

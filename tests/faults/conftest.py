@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from claimstream.core.broker import free_port
-from claimstream.core.kafka import make_consumer
-from claimstream.core.launcher import LocalPipeline, readyz, service_env, stop_process
 from claimstream.core.schema import ClaimGroup
 from claimstream.core.settings import ENV_PREFIX, STAGE_NAMES, Settings
+from claimstream.kafka.clients import make_consumer
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import LocalPipeline, readyz, service_env, stop_process
 
 from tests.fixtures.ingest import ingest_messages, produce
 

@@ -12,10 +12,10 @@ import time
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
-from claimstream.core.deadletters import dlq_headers
-from claimstream.core.dlq import add_dlq_command, list_dlq, replay_dlq
-from claimstream.core.kafka import make_producer
+from claimstream.cli.deadletters import add_dlq_command
 from claimstream.core.schema import REASONS, Document, encode_document
+from claimstream.kafka.clients import make_producer
+from claimstream.kafka.deadletters import dlq_headers, list_dlq, replay_dlq
 
 from tests.conftest import collect
 

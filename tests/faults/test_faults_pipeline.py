@@ -46,7 +46,7 @@ def assert_all_arrived(faults: FaultPipeline, ids: list[str], times: int = 1) ->
 def undisturbed_groups(faults: FaultPipeline, ids: list[str]) -> dict[str, bytes]:
     """The whole claim groups touching `ids` had every enriched document of the session (earlier
     tests' too: they share the groups) been merged exactly once, in the order of its id."""
-    from claimstream.claims.groups import ClaimGroups
+    from claimstream.claims.store import ClaimGroups
 
     store = ClaimGroups(tolerance=faults.settings.claims_conflict_tolerance)
     latest = faults.final.all_latest()

@@ -14,8 +14,8 @@ import os
 import time
 
 import pytest
-from claimstream.core.dlq import list_dlq
-from claimstream.core.kafka import make_producer
+from claimstream.kafka.clients import make_producer
+from claimstream.kafka.deadletters import list_dlq
 
 from tests.fixtures.hostile import KINDS, hostile_text
 

@@ -12,12 +12,12 @@ from typing import Any
 
 import grpc
 import pytest
-from claimstream.core.broker import EmbeddedBroker, free_port
-from claimstream.core.kafka import ensure_topics, make_consumer, make_producer, read_to_end
-from claimstream.core.pipeline import Pipeline
 from claimstream.core.schema import Claim, ClaimGroup, Document, Language, decode_document
 from claimstream.core.settings import Settings, SettingsError
 from claimstream.gateway.server import start_gateway, start_health_server
+from claimstream.kafka.clients import ensure_topics, make_consumer, make_producer, read_to_end
+from claimstream.local.broker import EmbeddedBroker, free_port
+from claimstream.runtime.pipeline import Pipeline
 from claimstream.v1.gateway_pb2 import IngestSummary, WatchEvent, WatchRequest
 from claimstream.v1.gateway_pb2_grpc import GatewayStub
 from grpc_health.v1 import health_pb2, health_pb2_grpc

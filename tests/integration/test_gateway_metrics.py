@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import grpc
 import pytest
-from claimstream.core.broker import EmbeddedBroker, free_port
-from claimstream.core.kafka import ensure_topics
-from claimstream.core.pipeline import Pipeline
 from claimstream.core.schema import Document
 from claimstream.core.settings import Settings
 from claimstream.gateway.server import start_gateway, start_health_server
+from claimstream.kafka.clients import ensure_topics
+from claimstream.local.broker import EmbeddedBroker, free_port
+from claimstream.runtime.pipeline import Pipeline
 from claimstream.v1.gateway_pb2 import WatchRequest
 from claimstream.v1.gateway_pb2_grpc import GatewayStub
 from kafka import KafkaProducer

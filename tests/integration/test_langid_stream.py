@@ -7,10 +7,10 @@ import signal
 import time
 
 import pytest
-from claimstream.core.broker import free_port
-from claimstream.core.kafka import make_producer
-from claimstream.core.launcher import LocalPipeline
 from claimstream.core.schema import Document, decode_document
+from claimstream.kafka.clients import make_producer
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import LocalPipeline
 
 from tests.conftest import collect, stream_settings
 

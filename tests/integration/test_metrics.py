@@ -7,9 +7,9 @@ import json
 import urllib.request
 
 import pytest
-from claimstream.core.broker import free_port
-from claimstream.core.launcher import LocalPipeline
 from claimstream.core.schema import Document, Language, encode_document
+from claimstream.local.broker import free_port
+from claimstream.local.launcher import LocalPipeline
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import collect, stream_settings

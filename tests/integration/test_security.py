@@ -20,12 +20,12 @@ from pathlib import Path
 
 import grpc
 import pytest
-from claimstream.core.broker import free_port, tansu_binary
-from claimstream.core.kafka import ensure_topics, make_producer, security_config
-from claimstream.core.launcher import LocalPipeline
-from claimstream.core.runner import broker_credentials
 from claimstream.core.schema import decode_document
 from claimstream.core.settings import Settings
+from claimstream.kafka.clients import ensure_topics, make_producer, security_config
+from claimstream.local.broker import free_port, tansu_binary
+from claimstream.local.launcher import LocalPipeline
+from claimstream.runtime.worker import broker_credentials
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.conftest import collect, stream_settings

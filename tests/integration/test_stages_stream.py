@@ -5,11 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from claimstream.core.broker import free_port
-from claimstream.core.inputs import read_records
-from claimstream.core.kafka import make_producer
-from claimstream.core.launcher import LocalPipeline
-from claimstream.core.pipeline import Pipeline
 from claimstream.core.schema import (
     Claim,
     ClaimGroup,
@@ -20,6 +15,11 @@ from claimstream.core.schema import (
     parse_message,
 )
 from claimstream.core.settings import Settings
+from claimstream.kafka.clients import make_producer
+from claimstream.local.broker import free_port
+from claimstream.local.inputs import read_records
+from claimstream.local.launcher import LocalPipeline
+from claimstream.runtime.pipeline import Pipeline
 
 from tests.conftest import EXAMPLES, collect, stream_settings
 

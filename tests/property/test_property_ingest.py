@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
-from claimstream.core.deadletters import dead_letter, record_size
 from claimstream.core.schema import REASONS, Document, Rejection, admit, document_from_dict, to_json
+from claimstream.kafka.deadletters import dead_letter, record_size
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -155,7 +155,9 @@ def _relative(phrase: str, lang: str, published: datetime) -> tuple[date, date, 
     parser = _dateparser(lang)
     point: date | None = None
     if parser is not None and unit != "week":
-        parser._settings.RELATIVE_BASE = published.replace(tzinfo=None)  # type: ignore[attr-defined]
+        # dateparser takes the relative base only through the parser's settings, which it keeps privately;
+        # the parser is cached per language, so the base is set per call.
+        parser._settings.RELATIVE_BASE = published.replace(tzinfo=None)  # type: ignore[attr-defined]  # noqa: SLF001
         try:
             data = parser.get_date_data(phrase)  # type: ignore[attr-defined]
         except (ValueError, TypeError, OverflowError):

@@ -36,16 +36,13 @@ Rules:
 from __future__ import annotations
 
 import math
-import sys
 from bisect import bisect_left, insort
 from collections.abc import Iterable, MutableSequence, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TextIO
 
 from google.protobuf.message import Message
 
 from claimstream.core.schema import Claim, ClaimGroup, ClaimGroupMember, Document, Quantity, TimeSpan, now_timestamp
-from claimstream.core.text import printable
 
 #: The key suffix of a claim that is a part of a total (claims/model.py `_mark_parts`).
 PART_SUFFIX = "|part"
@@ -73,7 +70,8 @@ def _bounds(q: Quantity) -> tuple[float, float]:
     return lower, upper
 
 
-def _describe(q: Quantity) -> str:
+def describe_quantity(q: Quantity) -> str:
+    """A quantity as people write it: `about 20,000`, `more than 35,000`."""
     return _describe_value(q.value, q.qualifier)
 
 
@@ -277,7 +275,7 @@ def _who(m: _Member) -> str:
 
 
 def _describe_member(m: ClaimGroupMember) -> str:
-    return _describe(m.quantity) if m.HasField("quantity") else (m.time.start or "?")
+    return describe_quantity(m.quantity) if m.HasField("quantity") else (m.time.start or "?")
 
 
 def _describe_value(value: float, qualifier: str) -> str:
@@ -787,83 +785,3 @@ def merge_claim(group: ClaimGroup | None, claim: Claim, doc: Document, tolerance
     indexed = IndexedGroup(tolerance, group)
     indexed.merge(claim, doc)
     return indexed.group
-
-
-class ClaimGroups:
-    """In-memory claim-group store: claim key -> ClaimGroup (each kept with its indexes)."""
-
-    def __init__(self, tolerance: float = 0.10) -> None:
-        self.tolerance = tolerance
-        self._groups: dict[str, IndexedGroup] = {}
-
-    def get(self, key: str) -> bytes | None:
-        """The serialized group under `key` (the table interface)."""
-        indexed = self._groups.get(key)
-        return indexed.group.SerializeToString() if indexed is not None else None
-
-    def set(self, key: str, value: bytes) -> None:
-        group = ClaimGroup()
-        group.ParseFromString(value)
-        self._groups[key] = IndexedGroup(self.tolerance, group)
-
-    def merge_document(self, doc: Document) -> list[ClaimGroup]:
-        """Merge every keyed claim of `doc`; returns the groups that changed (the store's own, which
-        later merges update in place)."""
-        changed: dict[str, ClaimGroup] = {}
-        for claim in doc.claims:
-            if not claim.key:
-                continue
-            indexed = self._groups.get(claim.key)
-            if indexed is None:
-                indexed = IndexedGroup(self.tolerance)
-                if indexed.merge(claim, doc):
-                    self._groups[claim.key] = indexed
-            elif not indexed.merge(claim, doc):
-                continue
-            changed[claim.key] = indexed.group
-        return list(changed.values())
-
-    def groups(self) -> list[ClaimGroup]:
-        """Every group, sorted by key."""
-        return sorted((indexed.group for indexed in self._groups.values()), key=lambda g: g.key)
-
-    def __getitem__(self, key: str) -> ClaimGroup:
-        return self._groups[key].group
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._groups
-
-    def __len__(self) -> int:
-        return len(self._groups)
-
-
-def render_groups(groups: Iterable[ClaimGroup], color: bool | None = None, conflicts_only: bool = False,
-                  stream: TextIO | None = None) -> str:
-    """The groups as a terminal table: key, each value by source and language, conflict.
-
-    Conflicts are red when `color` is True, or when it is None and `stream` (stdout by
-    default) is a terminal.
-    """
-    if color is None:
-        color = (stream or sys.stdout).isatty()
-    red, bold, reset = ("\x1b[31m", "\x1b[1m", "\x1b[0m") if color else ("", "", "")
-    p = printable  # every field comes from documents: escape what would drive the terminal
-    lines = []
-    for group in groups:
-        if conflicts_only and not group.conflict:
-            continue
-        flag = f"{red}{bold}CONFLICT{reset}" if group.conflict else "ok"
-        lines.append(f"{bold}{p(group.key)}{reset}  [{flag}]  {len(group.doc_ids)} docs, "
-                     f"{p(', '.join(group.languages))}")
-        lines.append(f"  {p(group.text)}")
-        for m in group.claims:
-            value = _describe(m.quantity) if m.HasField("quantity") else ""
-            when = m.time.start if m.HasField("time") else ""
-            said = f" per {m.attribution.name}" if m.attribution.name else ""
-            copies = f" (+{len(m.also_in)} republished)" if m.also_in else ""
-            lines.append(p(f"    {m.source or m.doc_id:<18} {m.language:<3} {value:<20} {when:<10}{said}{copies}"))
-        if group.timeline:
-            lines.append(f"  updates: {p(group.timeline)}")
-        if group.conflict:
-            lines.append(f"  {red}reason: {p(group.reason)}{reset}")
-    return "\n".join(lines) + ("\n" if lines else "")

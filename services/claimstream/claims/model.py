@@ -57,7 +57,6 @@ from claimstream.claims.extract import (
     is_negated,
     split_sentences,
 )
-from claimstream.claims.groups import ClaimGroups
 from claimstream.claims.lexicons import load as load_lexicon
 from claimstream.claims.lexicons import spellings
 from claimstream.claims.numbers import NumberMention, find_numbers
@@ -70,9 +69,10 @@ from claimstream.claims.predicates import (
     vocabulary,
 )
 from claimstream.claims.qualifiers import APPROX_TOLERANCE, qualify
-from claimstream.core.onnx import Threads
+from claimstream.claims.store import ClaimGroups
 from claimstream.core.schema import Claim, Document, Entity, EntityRef, Quantity, Rejection, TimeSpan, Translation
 from claimstream.core.settings import Settings
+from claimstream.runtime.onnx import Threads
 
 log = logging.getLogger(__name__)
 
@@ -527,6 +527,15 @@ class ClaimModel:
             except Exception as exc:  # one bad document must not stop the batch
                 log.exception("claims: document %s failed", doc.id)
                 results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500]))
+        self._classify_undecided(pending)
+        for doc, result in zip(batch, results, strict=True):
+            if not isinstance(result, Rejection):
+                self._finish(doc, pending)
+        return results
+
+    def _classify_undecided(self, pending: list[tuple[Document, list[_Candidate], str, _TextFacts]]) -> None:
+        """Give a predicate, where the classifier (or the embedding fallback) is sure enough, to the numbers
+        no lexicon trigger claimed."""
         # One batched embedding call for every number no lexicon trigger claimed, at most
         # `claims_max_embedded` of each document: embedding is the costly step.
         undecided: list[_Candidate] = []
@@ -554,36 +563,36 @@ class ClaimModel:
                     cand.number is not None and unit_fits(name, cand.unit, cand.number.value))
                 if score >= self.threshold and fits:
                     cand.predicate, cand.method, cand.confidence = name, "embedding", score
-        for doc, result in zip(batch, results, strict=True):
-            if isinstance(result, Rejection):
+
+    def _finish(self, doc: Document, pending: list[tuple[Document, list[_Candidate], str, _TextFacts]]) -> None:
+        """Build `doc`'s claims from its decided candidates (source text and translation merged, at most
+        `claims_max_per_document`), flag contradictions within it, and set them on the document."""
+        source_claims: list[Claim] = []
+        translated_claims: list[Claim] = []
+        cut = 0
+        for owner, cands, text_kind, ents in pending:
+            if owner is not doc:
                 continue
-            source_claims: list[Claim] = []
-            translated_claims: list[Claim] = []
-            cut = 0
-            for owner, cands, text_kind, ents in pending:
-                if owner is not doc:
+            target = source_claims if text_kind == "source" else translated_claims
+            for c in cands:
+                if not c.predicate:
                     continue
-                target = source_claims if text_kind == "source" else translated_claims
-                for c in cands:
-                    if not c.predicate:
-                        continue
-                    if len(target) >= self.settings.claims_max_per_document:
-                        cut += 1  # building a claim costs a few regex searches: bound it per text
-                        continue
-                    claim = self._claim(doc, c, text_kind, ents)
-                    if c.extra.get("statement") and not _names_who_or_where(claim):
-                        continue  # "someone sent troops, officials said": nothing to check it against
-                    target.append(claim)
-            merged = _drop_redundant_statements(_merge_translation(source_claims, translated_claims))
-            limit = self.settings.claims_max_per_document
-            if cut or len(merged) > limit:
-                log.warning("claims: document %s has more than %d claims; keeping the first %d "
-                            "(claims_max_per_document)", doc.id, limit, limit)
-                merged = merged[:limit]
-            _flag_contradictions(merged, self.settings.claims_conflict_tolerance)
-            del doc.claims[:]
-            doc.claims.extend(merged)
-        return results
+                if len(target) >= self.settings.claims_max_per_document:
+                    cut += 1  # building a claim costs a few regex searches: bound it per text
+                    continue
+                claim = self._claim(doc, c, text_kind, ents)
+                if c.extra.get("statement") and not _names_who_or_where(claim):
+                    continue  # "someone sent troops, officials said": nothing to check it against
+                target.append(claim)
+        merged = _drop_redundant_statements(_merge_translation(source_claims, translated_claims))
+        limit = self.settings.claims_max_per_document
+        if cut or len(merged) > limit:
+            log.warning("claims: document %s has more than %d claims; keeping the first %d "
+                        "(claims_max_per_document)", doc.id, limit, limit)
+            merged = merged[:limit]
+        _flag_contradictions(merged, self.settings.claims_conflict_tolerance)
+        del doc.claims[:]
+        doc.claims.extend(merged)
 
     # -- extraction -----------------------------------------------------------
     def _candidates(self, doc: Document) -> list[tuple[Document, list[_Candidate], str, _TextFacts]]:

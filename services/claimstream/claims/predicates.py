@@ -21,8 +21,8 @@ import numpy as np
 import regex
 
 from claimstream.claims.lexicons import load, spellings
-from claimstream.core.onnx import Threads
 from claimstream.core.text import char_script
+from claimstream.runtime.onnx import Threads
 
 MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed",
                          "kzt"})

@@ -26,21 +26,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable
+from functools import partial
 from typing import Any
 
 import faust
-from kafka import TopicPartition
 
 from claimstream.claims.groups import IndexedGroup
 from claimstream.claims.model import load
-from claimstream.core import metrics
-from claimstream.core.kafka import make_consumer
+from claimstream.claims.store import GroupStore
 from claimstream.core.model import StageModel
-from claimstream.core.runner import AfterBatch, StageSpec, UndeliveredError, consume_batches, send_dead_letter
 from claimstream.core.schema import Claim, ClaimGroup, Document, Rejection, encode_message, parse_message
 from claimstream.core.settings import Settings
+from claimstream.kafka.deadletters import UndeliveredError, send_dead_letter
+from claimstream.runtime.worker import AfterBatch, StageSpec, consume_batches
 
 log = logging.getLogger(__name__)
 
@@ -53,136 +52,87 @@ def claim_document(claim: Claim) -> Document:
     return doc
 
 
-class GroupStore:
-    """The claim groups of the claims.groups partitions this worker owns."""
+def _raw_topic(app: faust.App, name: str) -> Any:
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
-    def __init__(self, settings: Settings) -> None:
+
+class GroupAgent:
+    """The second agent: claims.normalized -> the group store -> claims.groups (dead letters to
+    claims.normalized.dlq). `publish_claims` is the first agent's after-batch hook, which feeds it."""
+
+    def __init__(self, app: faust.App, settings: Settings) -> None:
         self.settings = settings
-        #: each key's group with its indexes (a merge costs O(value classes + log members), not O(members))
-        self.partitions: dict[int, dict[bytes, IndexedGroup]] = {}
+        self.claims_topic = _raw_topic(app, settings.topic_claims)
+        self.groups_topic = _raw_topic(app, settings.topic_groups)
+        self.claims_dlq = _raw_topic(app, settings.dlq_topic(settings.topic_claims))
+        self.store = GroupStore(settings)
+        app.on_partitions_revoked.connect(self.on_revoked)
+        app.agent(self.claims_topic, name="claims.groups")(self.group_claims)
 
-    def loaded(self, partition: int) -> dict[bytes, IndexedGroup] | None:
-        return self.partitions.get(partition)
+    async def on_revoked(self, sender: Any, revoked: Any = None, /, *args: Any, **kwargs: Any) -> None:
+        self.store.drop({tp.partition for tp in revoked or () if tp.topic == self.settings.topic_claims})
 
-    def load(self, partition: int, quiet_polls: int = 2) -> dict[bytes, IndexedGroup]:
-        """Read the partition of claims.groups to its end: the latest group of each key.
+    async def group_claims(self, stream: Any) -> None:
+        await consume_batches(stream, self.settings.max_batch * 4, self.settings.max_wait, "claims",
+                              self.merge_batch)
 
-        The end is where the broker's end offset has been passed and polls come back
-        empty (the embedded broker's end offset can be lower than its last record).
-        """
-        started = time.monotonic()
-        consumer = make_consumer(self.settings, [], from_beginning=True)
-        tp = TopicPartition(self.settings.topic_groups, partition)
-        groups: dict[bytes, IndexedGroup] = {}
+    async def merge_batch(self, events: Any) -> None:
+        """Merge every claim of the batch, send one update per changed group, and wait for all the
+        acknowledgements together before the batch is acked (like the stage runner). A claim that
+        cannot be read or merged becomes its own dead letter; the batch goes on."""
+        changed: dict[tuple[int, bytes], ClaimGroup] = {}
+        dead: list[tuple[Any, Rejection]] = []
+        for event in events:
+            rejection = await self._merge(event.message, changed)
+            if rejection is not None:
+                dead.append((event.message, rejection))
+        pending: list[Awaitable[Any]] = []
+        for message, rejection in dead:
+            pending.append(await send_dead_letter(self.claims_dlq, message, rejection, "claims",
+                                                  self.settings.max_message_bytes))
+        for (partition, key), group in changed.items():
+            value = encode_message(group, self.settings.output_encoding)
+            pending.append(await self.groups_topic.send(key=key, value=value, partition=partition))
         try:
-            consumer.assign([tp])
-            consumer.seek_to_beginning(tp)
-            end = consumer.end_offsets([tp])[tp]
-            empty = 0
-            while empty < quiet_polls:
-                records = consumer.poll(timeout_ms=200).get(tp, [])
-                for record in records:
-                    group = parse_message(ClaimGroup, record.value)
-                    if group is not None and record.key:
-                        groups[record.key] = IndexedGroup(self.settings.claims_conflict_tolerance, group)
-                if records:
-                    empty = 0
-                elif consumer.position(tp) >= end:
-                    empty += 1
-        finally:
-            consumer.close()
-        self.partitions[partition] = groups
-        log.info(
-            "claims: %d group(s) of %s[%d] loaded in %.1f s", len(groups), tp.topic, partition,
-            time.monotonic() - started,
-        )
-        return groups
+            await asyncio.gather(*pending)
+        except Exception as exc:
+            raise UndeliveredError("claim-group updates") from exc
+        if changed:
+            self.store.record_metrics()
 
-    def drop(self, partitions: set[int]) -> None:
-        for partition in partitions:
-            self.partitions.pop(partition, None)
+    async def _merge(self, message: Any, changed: dict[tuple[int, bytes], ClaimGroup]) -> Rejection | None:
+        """Merge one claims.normalized message into its group (noted in `changed`); why not, if it cannot be."""
+        claim = parse_message(Claim, message.value)
+        if claim is None or not message.key:
+            return Rejection("invalid_protobuf", "not a claimstream.v1.Claim with a key")
+        groups = self.store.loaded(message.partition)
+        if groups is None:
+            groups = await asyncio.get_running_loop().run_in_executor(None, self.store.load, message.partition)
+        indexed = groups.get(message.key) or IndexedGroup(self.settings.claims_conflict_tolerance)
+        try:
+            merged = indexed.merge(claim, claim_document(claim))
+        except Exception as exc:  # this claim's fault: the group keeps its state
+            return Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}")
+        if merged:  # else already merged: a replay
+            groups[message.key] = indexed
+            # The group itself, which later claims of the batch update in place: one update per group.
+            changed[(message.partition, message.key)] = indexed.group
+        return None
 
-    def record_metrics(self) -> None:
-        flags = [g.group.conflict for groups in self.partitions.values() for g in groups.values()]
-        metrics.CLAIM_GROUPS.labels("true").set(sum(flags))
-        metrics.CLAIM_GROUPS.labels("false").set(len(flags) - sum(flags))
+    async def publish_claims(self, docs: list[Document]) -> list[Awaitable[Any]]:
+        """Each keyed claim of the delivered documents to claims.normalized, keyed by its claim key."""
+        pending = []
+        for doc in docs:
+            for claim in doc.claims:
+                if claim.key:
+                    value = encode_message(claim, self.settings.output_encoding)
+                    pending.append(await self.claims_topic.send(key=claim.key.encode("utf-8"), value=value))
+        return pending
 
 
-def _wire_groups(settings: Settings) -> Any:
-    def setup(app: faust.App, model: StageModel) -> AfterBatch:
-        def raw_topic(name: str) -> Any:
-            return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-        claims_topic = raw_topic(settings.topic_claims)
-        groups_topic = raw_topic(settings.topic_groups)
-        claims_dlq = raw_topic(settings.dlq_topic(settings.topic_claims))
-        store = GroupStore(settings)
-
-        async def on_revoked(sender: Any, revoked: Any = None, /, *args: Any, **kwargs: Any) -> None:
-            store.drop({tp.partition for tp in revoked or () if tp.topic == settings.topic_claims})
-
-        app.on_partitions_revoked.connect(on_revoked)
-
-        async def merge_batch(events: Any) -> None:
-            # In batches, like the stage runner: merge every claim of the batch, send one update per
-            # changed group, and wait for all the acknowledgements together before the batch is acked.
-            # A claim that cannot be read or merged becomes its own dead letter; the batch goes on.
-            loop = asyncio.get_running_loop()
-            pending: list[Awaitable[Any]] = []
-            changed: dict[tuple[int, bytes], ClaimGroup] = {}
-            dead: list[tuple[Any, Rejection]] = []
-            for event in events:
-                message = event.message
-                claim = parse_message(Claim, message.value)
-                if claim is None or not message.key:
-                    dead.append((message, Rejection("invalid_protobuf", "not a claimstream.v1.Claim with a key")))
-                    continue
-                groups = store.loaded(message.partition)
-                if groups is None:
-                    groups = await loop.run_in_executor(None, store.load, message.partition)
-                indexed = groups.get(message.key) or IndexedGroup(settings.claims_conflict_tolerance)
-                try:
-                    merged = indexed.merge(claim, claim_document(claim))
-                except Exception as exc:  # this claim's fault: the group keeps its state
-                    dead.append((message, Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}")))
-                    continue
-                if not merged:
-                    continue  # already merged: a replay
-                groups[message.key] = indexed
-                # The group itself, which later claims of the batch update in place: one update per group.
-                changed[(message.partition, message.key)] = indexed.group
-            for message, rejection in dead:
-                pending.append(await send_dead_letter(claims_dlq, message, rejection, "claims",
-                                                      settings.max_message_bytes))
-            for (partition, key), group in changed.items():
-                value = encode_message(group, settings.output_encoding)
-                pending.append(await groups_topic.send(key=key, value=value, partition=partition))
-            try:
-                await asyncio.gather(*pending)
-            except Exception as exc:
-                raise UndeliveredError("claim-group updates") from exc
-            if changed:
-                store.record_metrics()
-
-        async def group_claims(stream: Any) -> None:
-            await consume_batches(stream, settings.max_batch * 4, settings.max_wait, "claims", merge_batch)
-
-        app.agent(claims_topic, name="claims.groups")(group_claims)
-
-        async def publish_claims(docs: list[Document]) -> list[Awaitable[Any]]:
-            pending = []
-            for doc in docs:
-                for claim in doc.claims:
-                    if not claim.key:
-                        continue
-                    value = encode_message(claim, settings.output_encoding)
-                    pending.append(await claims_topic.send(key=claim.key.encode("utf-8"), value=value))
-            return pending
-
-        return publish_claims
-
-    return setup
+def _setup(settings: Settings, app: faust.App, model: StageModel) -> AfterBatch:
+    return GroupAgent(app, settings).publish_claims
 
 
 def spec(settings: Settings) -> StageSpec:
-    return StageSpec.of("claims", settings, lambda: load(settings), setup=_wire_groups(settings))
+    return StageSpec.of("claims", settings, lambda: load(settings), setup=partial(_setup, settings))

@@ -29,7 +29,7 @@ def _escape_surrogates(text: str) -> str:
 
 
 class TextFormatter(logging.Formatter):
-    """`2026-12-02 05:46:09,716 INFO langid claimstream.core.runner: message`.
+    """`2026-12-02 05:46:09,716 INFO langid claimstream.runtime.worker: message`.
 
     Every further line of a record (a traceback, a message with newlines) starts with `langid | `,
     so that no line is left without its service; control characters are shown escaped.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import (
+    CONTENT_TYPE_LATEST,
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
     PROCESS_COLLECTOR,
@@ -136,6 +137,10 @@ METRIC_NAMES = (
     "claimstream_grpc_request_seconds",
     "claimstream_grpc_in_flight",
 )
+
+
+#: The content type of `exposition()`.
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 def exposition() -> bytes:

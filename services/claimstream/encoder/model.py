@@ -28,8 +28,8 @@ from typing import Any, Literal
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import Threads, select_providers, session_options
 from claimstream.encoder.build import DEFAULT_FORMAT, OUTPUTS, BuiltEncoder, build
+from claimstream.runtime.onnx import Threads, select_providers, session_options
 from claimstream.translate.segment import Piece, token_batches
 
 log = logging.getLogger(__name__)

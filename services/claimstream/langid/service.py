@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from claimstream.core.runner import StageSpec
 from claimstream.core.settings import Settings
 from claimstream.langid.model import load
+from claimstream.runtime.worker import StageSpec
 
 
 def spec(settings: Settings) -> StageSpec:

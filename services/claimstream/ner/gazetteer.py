@@ -97,14 +97,22 @@ def _case_ok(policy: int, surface: str) -> bool:
 class Gazetteer:
     """Longest-match lookup of KB aliases in text, with inflection variants and case policies."""
 
-    def __init__(self, entities: Iterable[KBEntity]) -> None:
+    def __init__(self, entities: Iterable[KBEntity], built: tuple[dict, int] | None = None) -> None:
+        """`built`: the alias trie and alias count of these same entities, from `parts()` (not rebuilt)."""
         self.entities: list[KBEntity] = list(entities)
         self.by_id = {e.id: e for e in self.entities}
         self._trie: dict = {}
         self.n_aliases = 0
+        if built is not None:
+            self._trie, self.n_aliases = built
+            return
         for index, entity in enumerate(self.entities):
             for _lang, alias in entity.all_aliases():
                 self._add(alias, index)
+
+    def parts(self) -> tuple[list[KBEntity], dict, int]:
+        """The entities, the alias trie and the alias count: `Gazetteer(entities, (trie, count))` rebuilds it."""
+        return self.entities, self._trie, self.n_aliases
 
     def _add(self, alias: str, index: int) -> None:
         tokens = [t.norm for t in tokenize(alias)]
@@ -347,17 +355,14 @@ def load_gazetteer(paths: Sequence[str | Path], cache_dir: Path | None = None) -
         finally:
             gc.enable()
     if entities is not None:
-        gazetteer = Gazetteer.__new__(Gazetteer)
-        gazetteer.entities, gazetteer._trie, gazetteer.n_aliases = entities, trie, n_aliases
-        gazetteer.by_id = {e.id: e for e in entities}
-        return gazetteer
+        return Gazetteer(entities, (trie, n_aliases))
     gazetteer = Gazetteer(load_kb(files).values())
     if cache_file is not None:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             tmp = cache_file.with_suffix(f".tmp{os.getpid()}")
             with tmp.open("wb") as handle:
-                pickle.dump((gazetteer.entities, gazetteer._trie, gazetteer.n_aliases), handle, protocol=5)
+                pickle.dump(gazetteer.parts(), handle, protocol=5)
             tmp.replace(cache_file)
         except OSError:
             pass  # read-only home: keep working without a cache

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import Threads, select_providers
 from claimstream.core.schema import Document, Entity, Rejection, Translation
 from claimstream.core.settings import Settings
 from claimstream.core.text import chunk_spans
@@ -42,6 +41,7 @@ from claimstream.ner.kb import KBEntity, KBError, kb_paths
 from claimstream.ner.normalize import has_demonym_ending
 from claimstream.ner.onnx_tagger import TYPE_MAP, OnnxTagger
 from claimstream.ner.transformer import TransformerTagger
+from claimstream.runtime.onnx import Threads, select_providers
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import Threads, session_options
+from claimstream.runtime.onnx import Threads, session_options
 
 # CoNLL/WikiANN tag types -> the labels used in Documents (spaCy's names).
 TYPE_MAP = {"PER": "PERSON", "PERSON": "PERSON", "ORG": "ORG", "LOC": "LOC", "GPE": "GPE", "MISC": "MISC"}

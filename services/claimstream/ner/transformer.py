@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import Threads, select_providers, session_options
 from claimstream.ner.onnx_tagger import TaggedSpan
+from claimstream.runtime.onnx import Threads, select_providers, session_options
 
 log = logging.getLogger(__name__)
 
@@ -449,9 +449,13 @@ class TransformerTagger:
                 out[j] = probs[r, 1: len(rows[j]) + 1]
         return [p for p in out if p is not None]
 
+    def tokenize(self, texts: Sequence[str]) -> list[Any]:
+        """Each text's sub-words as the tagger sees them (the encoder's `ids` and character `offsets`)."""
+        return self._encoder.tokenize(texts)
+
     def tag(self, texts: Sequence[str]) -> list[list[TaggedSpan]]:
         """PER/ORG/LOC spans of each text: character offsets (end exclusive), label, mean max-probability."""
-        tokens = self._encoder.tokenize(texts)
+        tokens = self.tokenize(texts)
         rows: list[np.ndarray] = []
         plan: list[tuple[list[int], list[int]]] = []  # per text: window starts, row indices
         for tok in tokens:

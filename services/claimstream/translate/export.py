@@ -117,6 +117,20 @@ def _language_tokens(architecture: str, tokenizer: Any) -> dict[str, int]:
     return tokens
 
 
+def _position_table(module: Any, needed: int) -> Any:
+    """A positional-embedding module's table (a tensor) with at least `needed` rows."""
+    if hasattr(module, "weights"):  # M2M100SinusoidalPositionalEmbedding
+        if module.weights.shape[0] < needed:
+            module.weights = module.get_embedding(needed, module.embedding_dim, module.padding_idx)
+        return module.weights.detach().clone()
+    return module.weight.detach().clone()
+
+
+def _final_norm(stack: Any, pre_ln: bool) -> Any:
+    """The LayerNorm after an encoder's or decoder's last layer (pre-LN models only), or None."""
+    return getattr(stack, "layer_norm", None) if pre_ln else None
+
+
 def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
     """torch modules computing the encoder graph and the decoder step graph from `model`'s weights."""
     import torch
@@ -136,16 +150,9 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
     # Marian positions start at 0; M2M100/NLLB positions are offset by padding_idx + 1.
     pos_offset = 0 if architecture == "marian" else config.pad_token_id + 1
 
-    def position_table(module: Any, needed: int) -> torch.Tensor:
-        if hasattr(module, "weights"):  # M2M100SinusoidalPositionalEmbedding
-            if module.weights.shape[0] < needed:
-                module.weights = module.get_embedding(needed, module.embedding_dim, module.padding_idx)
-            return module.weights.detach().clone()
-        return module.weight.detach().clone()
-
     max_pos = config.max_position_embeddings + pos_offset
-    enc_pos = position_table(encoder.embed_positions, max_pos)
-    dec_pos = position_table(decoder.embed_positions, max_pos)
+    enc_pos = _position_table(encoder.embed_positions, max_pos)
+    dec_pos = _position_table(decoder.embed_positions, max_pos)
     # Embedding modules that scale inside (M2M100ScaledWordEmbedding) keep the scale there.
     enc_scale = getattr(encoder.embed_tokens, "embed_scale", None) or embed_scale
     dec_scale = getattr(decoder.embed_tokens, "embed_scale", None) or embed_scale
@@ -170,8 +177,8 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
             return x + fn(norm(x))
         return norm(x + fn(x))
 
-    enc_final_norm = getattr(encoder, "layer_norm", None) if pre_ln else None
-    dec_final_norm = getattr(decoder, "layer_norm", None) if pre_ln else None
+    enc_final_norm = _final_norm(encoder, pre_ln)
+    dec_final_norm = _final_norm(decoder, pre_ln)
     enc_emb_norm = getattr(encoder, "layernorm_embedding", None)
     dec_emb_norm = getattr(decoder, "layernorm_embedding", None)
     lm_weight = model.lm_head.weight.detach().clone()

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import Threads, select_providers, session_options
 from claimstream.core.schema import Document, Rejection, Translation
 from claimstream.core.settings import Settings, SettingsError
+from claimstream.runtime.onnx import Threads, select_providers, session_options
 from claimstream.translate.export import EXPORT_REVISION, MANIFEST_FORMAT
 from claimstream.translate.langcodes import model_language_code
 from claimstream.translate.search import Decoder, SearchOptions, Vocabulary
@@ -206,7 +206,7 @@ class TranslationModel:
         for model in {id(m): m for m in self.models.values()}.values():
             code = next(iter(model.language_tokens), "") if model.multilingual else ""
             ids = model.wrap(model.tokenize(["Warm-up."])[0], code)
-            model.search.generate([ids], self._options(model, max_new_tokens=2))
+            model.search.generate([ids], self.search_options(model, max_new_tokens=2))
 
     def close(self) -> None:
         self.models.clear()
@@ -290,7 +290,7 @@ class TranslationModel:
             layout.append((field_sentences, seps))
         return layout
 
-    def _options(self, model: OnnxTranslator, max_new_tokens: int | None = None) -> SearchOptions:
+    def search_options(self, model: OnnxTranslator, max_new_tokens: int | None = None) -> SearchOptions:
         s = self.settings
         return SearchOptions(
             beam_size=max(1, s.translate_beam_size),
@@ -311,13 +311,13 @@ class TranslationModel:
             model = routes[batch[0].doc].model
             assert model is not None
             try:
-                generated = model.search.generate([p.ids for p in batch], self._options(model))
+                generated = model.search.generate([p.ids for p in batch], self.search_options(model))
             except Exception:  # find which document fails, translate the rest
                 generated = []
                 for doc in sorted({p.doc for p in batch}):
                     mine = [p for p in batch if p.doc == doc]
                     try:
-                        ids = model.search.generate([p.ids for p in mine], self._options(model))
+                        ids = model.search.generate([p.ids for p in mine], self.search_options(model))
                     except Exception as exc:
                         log.warning("translating document %d failed: %s", doc, exc)
                         failed[doc] = str(exc) or type(exc).__name__

@@ -9,9 +9,9 @@ import faust
 
 from claimstream.core import metrics
 from claimstream.core.model import StageModel
-from claimstream.core.runner import AfterBatch, StageSpec
 from claimstream.core.schema import Document, Translation
 from claimstream.core.settings import Settings
+from claimstream.runtime.worker import AfterBatch, StageSpec
 from claimstream.translate.model import load
 
 

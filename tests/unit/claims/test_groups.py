@@ -6,7 +6,9 @@ import itertools
 import random
 from datetime import UTC, datetime
 
-from claimstream.claims.groups import ClaimGroups, merge_claim, render_groups
+from claimstream.claims.groups import merge_claim
+from claimstream.claims.render import render_groups
+from claimstream.claims.store import ClaimGroups
 from claimstream.core.schema import Claim, ClaimGroup, Document, Quantity, TimeSpan, to_json
 
 from benchmarks.groups import reference_merge_claim

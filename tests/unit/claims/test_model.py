@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from claimstream.claims.groups import ClaimGroups
 from claimstream.claims.model import ClaimModel, load
+from claimstream.claims.store import ClaimGroups
 from claimstream.core.model import StageModel
 from claimstream.core.schema import Document, Entity, Translation, document_from_dict, to_json
 from claimstream.core.settings import Settings

@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from claimstream.core.lifetime import PARENT_ENV, die_with_parent_env
+from claimstream.runtime.lifetime import PARENT_ENV, die_with_parent_env
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
 
 CHILD = """
 import ctypes, os
-from claimstream.core.lifetime import honour_parent_death
+from claimstream.runtime.lifetime import honour_parent_death
 honour_parent_death()
 sig = ctypes.c_int(0)
 ctypes.CDLL(None).prctl(2, ctypes.byref(sig), 0, 0, 0)  # PR_GET_PDEATHSIG

@@ -44,11 +44,11 @@ def boom() -> None:
 
 def test_a_text_line_names_the_level_service_and_logger(configured):
     stream = configured("langid")
-    logging.getLogger("claimstream.core.runner").info("langid: model %s on %s", "lid.176-lite", "cpu")
+    logging.getLogger("claimstream.runtime.worker").info("langid: model %s on %s", "lid.176-lite", "cpu")
     line = stream.getvalue()
     assert line.endswith("\n") and line.count("\n") == 1
     match = TEXT_HEAD.match(line)
-    assert match and match.groupdict() == {"level": "INFO", "service": "langid", "logger": "claimstream.core.runner"}
+    assert match and match.groupdict() == {"level": "INFO", "service": "langid", "logger": "claimstream.runtime.worker"}
     assert line[match.end():] == "langid: model lid.176-lite on cpu\n"
 
 
@@ -77,11 +77,11 @@ def test_text_shows_control_characters_and_undecodable_bytes_escaped_and_keeps_o
 def test_a_json_line_is_one_object_with_time_level_service_logger_and_message(configured):
     stream = configured("translate", log_format="json")
     before = datetime.now(UTC)
-    logging.getLogger("claimstream.core.runner").warning(AWKWARD)
+    logging.getLogger("claimstream.runtime.worker").warning(AWKWARD)
     (line,) = stream.getvalue().splitlines()
     entry = json.loads(line)
     assert set(entry) == {"time", "level", "service", "logger", "message"}
-    assert (entry["level"], entry["service"], entry["logger"]) == ("WARNING", "translate", "claimstream.core.runner")
+    assert (entry["level"], entry["service"], entry["logger"]) == ("WARNING", "translate", "claimstream.runtime.worker")
     assert entry["time"].endswith("Z")
     stamp = datetime.fromisoformat(entry["time"].replace("Z", "+00:00"))
     assert stamp.utcoffset() == timedelta(0) and abs(stamp - before) < timedelta(seconds=5)
@@ -96,7 +96,7 @@ def test_a_json_line_carries_the_traceback_of_an_exception(configured):
     try:
         boom()
     except ValueError:
-        logging.getLogger("claimstream.core.runner").critical("batch of %d not delivered", 3, exc_info=True)
+        logging.getLogger("claimstream.runtime.worker").critical("batch of %d not delivered", 3, exc_info=True)
     (line,) = stream.getvalue().splitlines()
     entry = json.loads(line)
     assert entry["level"] == "CRITICAL" and entry["message"] == "batch of 3 not delivered"
@@ -106,14 +106,14 @@ def test_a_json_line_carries_the_traceback_of_an_exception(configured):
 
 def test_the_level_applies_and_the_kafka_clients_are_quiet_unless_debugging(configured):
     stream = configured(level="info")
-    logging.getLogger("claimstream.core.runner").debug("hidden")
+    logging.getLogger("claimstream.runtime.worker").debug("hidden")
     logging.getLogger("aiokafka.conn").info("connecting")
     logging.getLogger("kafka.client").warning("broker gone")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1 and lines[0].endswith("langid kafka.client: broker gone")
 
     stream = configured(level="debug")
-    logging.getLogger("claimstream.core.runner").debug("shown")
+    logging.getLogger("claimstream.runtime.worker").debug("shown")
     logging.getLogger("aiokafka.conn").info("connecting")
     assert [line.rsplit(": ", 1)[1] for line in stream.getvalue().splitlines()] == ["shown", "connecting"]
 

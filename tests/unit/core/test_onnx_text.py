@@ -1,9 +1,9 @@
-"""The shared ONNX provider chooser (core/onnx.py) and the coarse script of a token (core/text.py)."""
+"""The shared ONNX provider chooser (runtime/onnx.py) and the coarse script of a token (core/text.py)."""
 
 import pytest
 from claimstream.core.model import ModelLoadError
-from claimstream.core.onnx import CPU, CUDA, TENSORRT, select_providers
 from claimstream.core.text import script_of
+from claimstream.runtime.onnx import CPU, CUDA, TENSORRT, select_providers
 
 GPU = [TENSORRT, CUDA, CPU]
 
@@ -44,8 +44,8 @@ def test_coarse_script_of_a_token(token: str, script: str) -> None:
 
 
 def test_thread_settings_reach_every_session() -> None:
-    from claimstream.core.onnx import Threads, session_options
     from claimstream.core.settings import Settings
+    from claimstream.runtime.onnx import Threads, session_options
 
     settings = Settings.load(environ={"CLAIMSTREAM_INFERENCE_THREADS": "2", "CLAIMSTREAM_INFERENCE_SPINNING": "true",
                                       "CLAIMSTREAM_INFERENCE_INTER_THREADS": "3"})

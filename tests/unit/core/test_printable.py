@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from claimstream.claims.groups import render_groups
+from claimstream.claims.render import render_groups
 from claimstream.core.schema import ClaimGroup, ClaimGroupMember, Quantity
 from claimstream.core.text import printable
 from hypothesis import given

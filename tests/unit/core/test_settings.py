@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from claimstream.cli import build_parser
+from claimstream.cli.main import build_parser
 from claimstream.core.settings import Settings, SettingsError
 
 

@@ -11,9 +11,9 @@ from claimstream.core.settings import STAGES, Settings
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "deploy"
 
-# Histograms are queried through their series suffixes.
+# Histograms are queried through their series suffixes; prometheus-client keeps a metric's name privately.
 HISTOGRAMS = {
-    m._name for m in vars(metrics).values() if isinstance(m, metrics.Histogram)  # type: ignore[attr-defined]
+    m._name for m in vars(metrics).values() if isinstance(m, metrics.Histogram)  # type: ignore[attr-defined]  # noqa: SLF001
 }
 #: Prometheus writes `up` for every scrape target itself.
 PROMETHEUS_SERIES = {"up"}

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from claimstream.cli import build_parser
+from claimstream.cli.main import build_parser
 from claimstream.core.settings import ENV_PREFIX, SERVICE_PORTS, Settings
 
 from tests.unit.deploy.deploy_helpers import REPO

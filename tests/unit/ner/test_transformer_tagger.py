@@ -107,7 +107,7 @@ def test_long_text_is_windowed_with_valid_offsets_on_both_sides_of_an_edge(tagge
     verbs = ("opened a new office in", "signed a trade deal with", "sent a delegation to")
     sentences = [f"The minister {verb} {country} last year." for verb in verbs for country in COUNTRIES]
     text = " ".join(sentences)
-    tokens = tagger._encoder.tokenize([text])[0]  # the token count decides the windows
+    tokens = tagger.tokenize([text])[0]  # the token count decides the windows
     assert len(tokens.ids) > WINDOW
     spans = tagger.tag([text])[0]
     assert all(0 <= s.start < s.end <= len(text) for s in spans)
@@ -139,7 +139,7 @@ def test_a_lone_space_subword_inside_a_name_neither_trains_nor_breaks_it(
     sub-word of their own. Labelled O it would cut the name in two; it is left out of the loss,
     and decoding skips it whatever the model says there, so the whole name is one span."""
     text, word_spans = join_words(tokens)
-    tok = tagger._encoder.tokenize([text])[0]
+    tok = tagger.tokenize([text])[0]
     words = token_words(tok.offsets, word_spans, len(text))
     lone = [t for t, (a, b) in enumerate(tok.offsets.tolist()) if not text[a:b].strip()]
     assert lone, f"the tokenizer no longer splits a lone space sub-word off in {text!r}"

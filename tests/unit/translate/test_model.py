@@ -268,6 +268,6 @@ def test_short_position_table_caps_source_and_decode_length(tmp_path: Path) -> N
     assert len(pieces) > 1  # the source was cut to fit the table, not fed whole
     # each piece's translation stops at the table's length (the model never ends one by itself)
     onnx = model.models["hi"]
-    generated = onnx.search.generate([onnx.wrap(piece, "") for piece in pieces], model._options(onnx))
+    generated = onnx.search.generate([onnx.wrap(piece, "") for piece in pieces], model.search_options(onnx))
     assert {len(ids) for ids in generated} == {16}
     assert out[0].translation.target_tokens > out[1].translation.target_tokens > 0

@@ -10,15 +10,15 @@ import logging
 import socket
 import ssl
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
+from claimstream.core.settings import Settings
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import Cancelled, KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
-
-from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -278,44 +278,57 @@ def read_to_end(
     idle_timeout: float = 5.0, quiet_polls: int = 1,
 ) -> list[Any]:
     """Every record of `topics` (those that exist) and of `partitions` (TopicPartitions), from the
-    beginning up to each partition's end at the time of the call; at most `limit` records.
+    beginning up to each partition's end at the time of the call; at most `limit` records (see
+    `iter_to_end`)."""
+    records = iter_to_end(settings, topics, partitions, idle_timeout, quiet_polls)
+    try:
+        return list(records if limit is None else islice(records, limit))
+    finally:
+        records.close()
+
+
+def iter_to_end(
+    settings: Settings, topics: Sequence[str] = (), partitions: Sequence[Any] = (),
+    idle_timeout: float | None = 5.0, quiet_polls: int = 1,
+) -> Generator[Any, None, None]:
+    """The records of `topics` (those that exist) and of `partitions` (TopicPartitions), one by
+    one, from the beginning up to each partition's end at the time of the call.
 
     The end offsets are a floor, not the stop: the embedded broker (Tansu) has been seen to report
     a partition's end below records it then served, so reading stops once every partition reached
-    its end and `quiet_polls` polls in a row brought nothing; `idle_timeout` bounds the wait for a
-    broker that stops answering. The one reader of a topic to its end: the DLQ listing, the replay
-    log and the claim-group store use it.
+    its end and `quiet_polls` polls in a row brought nothing. `idle_timeout` bounds the wait for a
+    broker that stops answering; None waits as long as it takes (the claim-group store, which must
+    not start from a partial state). The one reader of a topic to its end: the DLQ listing, the
+    replay log, the demo and the claim-group store use it.
     """
     from kafka import TopicPartition
 
     consumer = make_consumer(settings, [], from_beginning=True)
-    records: list[Any] = []
     try:
         wanted = list(partitions) + [
             TopicPartition(topic, p) for topic in topics for p in sorted(consumer.partitions_for_topic(topic) or ())
         ]
         if not wanted:
-            return []
+            return
         consumer.assign(wanted)
         consumer.seek_to_beginning(*wanted)
         ends = consumer.end_offsets(wanted)
-        idle_deadline = time.monotonic() + idle_timeout
+        idle_deadline = None if idle_timeout is None else time.monotonic() + idle_timeout
         quiet = 0
-        while limit is None or len(records) < limit:
+        while True:
             batch = consumer.poll(timeout_ms=200)
             now = time.monotonic()
             if batch:
                 quiet = 0
-                idle_deadline = now + idle_timeout
+                idle_deadline = None if idle_timeout is None else now + idle_timeout
                 for batch_records in batch.values():
-                    records.extend(batch_records)
+                    yield from batch_records
                 continue
             if all(consumer.position(tp) >= ends.get(tp, 0) for tp in wanted):
                 quiet += 1
                 if quiet >= quiet_polls:
                     break
-            if now > idle_deadline:
+            if idle_deadline is not None and now > idle_deadline:
                 break
     finally:
         consumer.close()
-    return records[:limit] if limit is not None else records

@@ -28,18 +28,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import faust
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from claimstream.core import metrics
-from claimstream.core.deadletters import dead_letter
-from claimstream.core.kafka import ensure_topics, ssl_context
 from claimstream.core.model import StageModel, predict_each
 from claimstream.core.schema import Document, Rejection, admit, encode_document, mark_processed
 from claimstream.core.settings import Settings, stage
+from claimstream.kafka.clients import ensure_topics, ssl_context
+from claimstream.kafka.deadletters import UndeliveredError, send_dead_letter
+from claimstream.runtime import health
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +68,6 @@ class StageSpec:
         """The spec of stage `name`, its topics from the stage table (`settings.STAGES`)."""
         wiring = stage(name)
         return cls(name, wiring.input_topic(settings), wiring.output_topic(settings), load_model, setup)
-
-
-class UndeliveredError(RuntimeError):
-    """An output or a dead letter could not be written: the batch must not be acknowledged."""
 
 
 def _is_broker_error(exc: BaseException) -> bool:
@@ -152,23 +147,6 @@ async def consume_batches(
             os._exit(code)
 
 
-async def send_dead_letter(topic: Any, message: Any, rejection: Rejection, service: str, limit: int) -> Awaitable[Any]:
-    """Produce one message's dead letter to `topic` (counted, logged); returns the ack to await.
-
-    Raises UndeliveredError when the producer refuses it outright.
-    """
-    metrics.DLQ.labels(service, rejection.reason).inc()
-    metrics.MESSAGES.labels(service, "dlq").inc()
-    log.warning("%s: %s[%d]@%d -> DLQ (%s: %s)", service, message.topic, message.partition, message.offset,
-                rejection.reason, rejection.detail[:200])
-    record = dead_letter(message.key, message.value, message.headers, rejection.reason, rejection.detail, service,
-                         message.topic, message.partition, message.offset, limit)
-    try:
-        return cast(Awaitable[Any], await topic.send(key=record.key, value=record.value, headers=record.headers))
-    except Exception as exc:
-        raise UndeliveredError(f"dead letter for {message.topic}[{message.partition}]@{message.offset}") from exc
-
-
 class StageWorker:
     """One service's Faust worker: the agent, the DLQ, metrics and health pages."""
 
@@ -198,20 +176,15 @@ class StageWorker:
     # -- web pages ---------------------------------------------------------
     def _add_pages(self) -> None:
         # Faust turns a plain function into a view's GET handler, called with (view, request).
-        service = self.spec.service
+        def add(path: str) -> None:
+            async def answer(view: Any, request: Any) -> Any:
+                status, body, content_type = health.page(path, self.spec.service, self.ready)
+                return view.bytes(body, status=status, headers={"Content-Type": content_type})
 
-        async def metrics_page(view: Any, request: Any) -> Any:
-            return view.bytes(metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            self.app.page(path)(answer)
 
-        async def health_page(view: Any, request: Any) -> Any:
-            return view.json({"status": "ok", "service": service})
-
-        async def ready_page(view: Any, request: Any) -> Any:
-            return view.json({"ready": self.ready, "service": service}, status=200 if self.ready else 503)
-
-        self.app.page("/metrics")(metrics_page)
-        self.app.page("/healthz")(health_page)
-        self.app.page("/readyz")(ready_page)
+        for path in health.PATHS:
+            add(path)
 
     async def _on_assigned(self, app: Any, assigned: Any = None, /, *args: Any, **kwargs: Any) -> None:
         self.ready = True
@@ -301,7 +274,7 @@ class StageWorker:
             highwater = consumer.highwater(tp)
             # Faust keeps the committed offsets privately; the public position() is the fetch
             # position, which runs ahead of processing.
-            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # private to Faust
+            committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # noqa: SLF001
             if highwater is None:
                 continue
             lag = highwater - (committed if committed is not None else 0)

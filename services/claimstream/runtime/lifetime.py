@@ -1,6 +1,6 @@
 """A child process that dies with its launcher: the kernel's parent-death signal (Linux).
 
-The launcher (`core/launcher.py`) starts each service with `CLAIMSTREAM_DIE_WITH_PARENT` in its
+The launcher (`local/launcher.py`) starts each service with `CLAIMSTREAM_DIE_WITH_PARENT` in its
 environment, naming the launcher's pid and the signal; the service's first act (`cli.main`)
 is `honour_parent_death()`, which asks the kernel for that signal when the launcher's thread
 ends, and exits at once if the launcher is already gone. The child does this itself, after

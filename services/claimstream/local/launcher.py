@@ -7,7 +7,7 @@ service that exited without being asked to, with exponential backoff, and leaves
 broker and the other services running. The children die with the launcher, even when it
 is SIGKILLed: on Linux each service gets SIGTERM from the kernel when the launcher's
 thread that started it ends (PR_SET_PDEATHSIG, which the service asks for itself at start:
-`core/lifetime.py`), and a small guardian process that
+`runtime/lifetime.py`), and a small guardian process that
 watches the launcher through a pipe stops the services and then the broker (SIGTERM,
 SIGKILL after a grace period) when that pipe closes without a goodbye.
 """
@@ -28,10 +28,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from claimstream.core.broker import EmbeddedBroker, free_port, port_in_use
-from claimstream.core.kafka import ensure_topics
-from claimstream.core.lifetime import die_with_parent_env
 from claimstream.core.settings import ENV_PREFIX, SERVICE_PORTS, Settings
+from claimstream.kafka.clients import ensure_topics
+from claimstream.local.broker import EmbeddedBroker, free_port, port_in_use
+from claimstream.runtime.lifetime import die_with_parent_env
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ class Guardian:
     def start(cls) -> Guardian | None:
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", "from claimstream.core.launcher import guardian_main; guardian_main()",
+                [sys.executable, "-c", "from claimstream.local.launcher import guardian_main; guardian_main()",
                  str(os.getpid())],
                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, bufsize=0, start_new_session=True,
             )

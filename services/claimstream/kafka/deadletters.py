@@ -1,8 +1,18 @@
-"""Dead letters: list what the stages could not process, and send it back after a fix.
+"""The dead-letter record: what a stage writes to `<input topic>.dlq` for a message it could not process.
 
-A stage writes a message it could not process to `<input topic>.dlq` with the original
-bytes as value, the original key, and `x-claimstream-*` headers saying why (see
-`deadletters`). `list_dlq` reads those topics from the beginning without a
+Value and key are the original message's; the original headers are kept, and
+`x-claimstream-*` headers say why (reason, detail, stage, source topic, partition,
+offset, time). Written by the stage workers and the claims group agent alike (both
+through `send_dead_letter`), read by `claimstream dlq` and `tail`.
+
+A dead letter must always fit in a Kafka message: the original may have been just under
+`max_message_bytes` before the headers were added. When it does not fit, the value is cut
+to fit and `x-claimstream-truncated` gives the original size and `x-claimstream-sha256`
+its digest, so the entry still says what failed and why (such a value cannot be replayed
+as it is; it was refused for its size anyway).
+
+Listing and replay (`claimstream dlq`, in `cli/deadletters.py`, is their command):
+`list_dlq` reads those topics from the beginning without a
 consumer group (it commits nothing, so listing never changes what a later listing
 shows); `replay_dlq` produces each pending entry's original key and bytes to the topic
 it came from, where the stage reads it again.
@@ -25,24 +35,104 @@ entry may go back twice (the stages' effects are idempotent by document id).
 
 from __future__ import annotations
 
-import argparse
+import hashlib
 import json
+import logging
 import sys
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from claimstream.core.deadletters import DLQ_HEADER_PREFIX, REPLAYED_HEADER
+from claimstream.core import metrics
+from claimstream.core.schema import Rejection
 from claimstream.core.settings import Settings
-from claimstream.core.text import printable
+from claimstream.kafka.clients import ensure_topics, make_producer, read_to_end
 
-__all__ = [
-    "DeadLetter", "ReplaySummary", "dlq_topics", "list_dlq", "replay_dlq", "replayed_entries", "add_dlq_command",
-    "cmd_dlq",
-]
+log = logging.getLogger(__name__)
 
+#: Header names on DLQ messages, after the prefix.
+DLQ_HEADERS = ("reason", "detail", "stage", "topic", "partition", "offset", "failed_at")
+DLQ_HEADER_PREFIX = "x-claimstream-"
+#: Set only on a dead letter whose value had to be cut to fit: the original size in bytes, its sha256.
+TRUNCATED_HEADER = DLQ_HEADER_PREFIX + "truncated"
+SHA256_HEADER = DLQ_HEADER_PREFIX + "sha256"
+#: On a message `dlq --replay` sent back to its source topic: the dead letter it came from
+#: (`<dlq topic>/<partition>/<offset>`). A stage keeps it on the message's next dead letter, if any.
+REPLAYED_HEADER = DLQ_HEADER_PREFIX + "replayed"
+
+# What a record costs beyond key, value and headers (record batch framing, varints), with room to spare.
+_RECORD_OVERHEAD = 1024
+
+Headers = list[tuple[str, bytes]]
+
+
+def dlq_headers(
+    reason: str, detail: str, stage: str, topic: str, partition: int, offset: int
+) -> Headers:
+    """The `x-claimstream-*` headers of one dead letter."""
+    values = (reason, detail[:2000], stage, topic, str(partition), str(offset), datetime.now(UTC).isoformat())
+    return [(DLQ_HEADER_PREFIX + name, value.encode("utf-8")) for name, value in zip(DLQ_HEADERS, values, strict=True)]
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    """A dead letter ready to produce."""
+
+    key: bytes | None
+    value: bytes
+    headers: Headers
+    truncated: bool
+
+
+def record_size(key: bytes | None, value: bytes, headers: Sequence[tuple[str, bytes]]) -> int:
+    """An upper bound of the bytes a record takes on the wire."""
+    return (len(key or b"") + len(value) + sum(len(name) + len(raw or b"") for name, raw in headers)
+            + _RECORD_OVERHEAD)
+
+
+def dead_letter(
+    key: bytes | None, value: bytes | None, original_headers: Sequence[tuple[str, bytes]] | None,
+    reason: str, detail: str, stage: str, topic: str, partition: int, offset: int, limit: int,
+) -> DeadLetterRecord:
+    """The dead letter of one message, cut to fit in `limit` bytes if it must be."""
+    value = value or b""
+    own = [(name, raw or b"") for name, raw in original_headers or []
+           if not name.startswith(DLQ_HEADER_PREFIX) or name == REPLAYED_HEADER]
+    headers = own + dlq_headers(reason, detail, stage, topic, partition, offset)
+    if record_size(key, value, headers) <= limit:
+        return DeadLetterRecord(key, value, headers, truncated=False)
+    digest = hashlib.sha256(value).hexdigest()
+    headers += [(TRUNCATED_HEADER, str(len(value)).encode()), (SHA256_HEADER, digest.encode())]
+    room = limit - record_size(key, b"", headers)
+    if room < 0:  # the original headers alone are too large: keep ours only
+        headers = headers[len(own):]
+        room = max(0, limit - record_size(key, b"", headers))
+    return DeadLetterRecord(key, value[:room], headers, truncated=True)
+
+
+class UndeliveredError(RuntimeError):
+    """An output or a dead letter could not be written: the batch must not be acknowledged."""
+
+
+async def send_dead_letter(topic: Any, message: Any, rejection: Rejection, service: str, limit: int) -> Awaitable[Any]:
+    """Produce one message's dead letter to `topic` (a Faust topic; counted, logged); returns the ack to await.
+
+    Raises UndeliveredError when the producer refuses it outright.
+    """
+    metrics.DLQ.labels(service, rejection.reason).inc()
+    metrics.MESSAGES.labels(service, "dlq").inc()
+    log.warning("%s: %s[%d]@%d -> DLQ (%s: %s)", service, message.topic, message.partition, message.offset,
+                rejection.reason, rejection.detail[:200])
+    record = dead_letter(message.key, message.value, message.headers, rejection.reason, rejection.detail, service,
+                         message.topic, message.partition, message.offset, limit)
+    try:
+        return cast(Awaitable[Any], await topic.send(key=record.key, value=record.value, headers=record.headers))
+    except Exception as exc:
+        raise UndeliveredError(f"dead letter for {message.topic}[{message.partition}]@{message.offset}") from exc
+
+
+# --------------------------------------------------------------------------- listing and replay
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -131,8 +221,6 @@ def _dead_letter(record: Any) -> DeadLetter:
 
 def _read_to_end(settings: Settings, topics: Sequence[str], limit: int | None, timeout: float) -> list[Any]:
     """Every record of `topics` (those that exist), up to each partition's end at the time of the call."""
-    from claimstream.core.kafka import read_to_end
-
     return read_to_end(settings, topics, limit=limit, idle_timeout=timeout)
 
 
@@ -178,7 +266,6 @@ def replay_dlq(
     skipped; so are entries without a source topic header (not written by a claimstream
     stage) and entries whose value was cut to fit in a message, with a warning on stderr.
     """
-    from claimstream.core.kafka import ensure_topics, make_producer
 
     keep = set(reasons) if reasons else None
     letters = [d for d in list_dlq(settings, topics) if keep is None or d.reason in keep]
@@ -219,61 +306,3 @@ def replay_dlq(
     finally:
         producer.close()
     return ReplaySummary(len(pending), already, skipped)
-
-
-# --------------------------------------------------------------------------- CLI
-def add_dlq_command(subparsers: Any, parents: Sequence[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Register `claimstream dlq [TOPIC] [--replay] [--reason R] [--limit N]`."""
-    help_text = "List dead letters (messages a stage could not process) with their reasons, or replay them."
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "dlq", help=help_text, description=help_text, parents=list(parents)
-    )
-    p.add_argument("topic", nargs="?", help="one DLQ topic (default: every stage's DLQ)")
-    p.add_argument("--replay", action="store_true",
-                   help="send the pending entries back to the topic they came from (after fixing the cause); "
-                        "each entry is sent once, however often this runs")
-    p.add_argument("--reason", action="append", metavar="REASON",
-                   help="only entries with this reason code (repeatable)")
-    p.add_argument("--limit", type=int, default=None, help="list at most N entries")
-    p.set_defaults(func=cmd_dlq)
-    return p
-
-
-def cmd_dlq(args: argparse.Namespace, settings: Settings) -> int:
-    """`claimstream dlq`: a table of entries (partition, offset, pending or replayed), or with --replay the
-    number sent back."""
-    from claimstream.core.schema import REASONS
-
-    topics = [args.topic] if args.topic else None
-    if args.topic and not args.topic.endswith(settings.dlq_suffix):
-        print(f"claimstream: {args.topic!r} is not a DLQ topic (they end in {settings.dlq_suffix!r}): "
-              f"choose from {', '.join(dlq_topics(settings))}", file=sys.stderr)
-        return 2
-    unknown = [r for r in args.reason or [] if r not in REASONS]
-    if unknown:
-        print(f"claimstream: unknown reason {', '.join(unknown)}; choose from {', '.join(REASONS)}",
-              file=sys.stderr)
-        return 2
-    if args.replay:
-        summary = replay_dlq(settings, topics, args.reason)
-        print(f"replayed {summary.sent} dead letter(s) to their source topics; {summary.already} replayed before "
-              f"(skipped), {summary.skipped} not replayable", file=sys.stderr)
-        return 0
-    keep = set(args.reason or [])
-    letters = [d for d in list_dlq(settings, topics) if not keep or d.reason in keep]
-    states = Counter(d.state for d in letters)
-    total = len(letters)
-    if args.limit is not None:
-        letters = letters[: args.limit]
-    rows = [(printable(d.topic), str(d.partition), str(d.offset), d.state, printable(d.reason), printable(d.detail),
-             printable(d.preview())) for d in letters]
-    header = ("topic", "partition", "offset", "state", "reason", "detail", "value")
-    widths = [min(max([len(header[i])] + [len(r[i]) for r in rows]), 48 if i == 5 else 60) for i in range(len(header))]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    for row in rows:
-        cells = [c if len(c) <= w else c[: w - 1] + "…" for c, w in zip(row, widths, strict=True)]
-        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip())
-    shown = f"; {len(rows)} shown" if len(rows) < total else ""
-    print(f"{total} dead letter(s): {states['pending']} pending, {states['replayed']} replayed, "
-          f"{states['truncated']} truncated (not replayable){shown}", file=sys.stderr)
-    return 0

@@ -1,89 +1,28 @@
-"""The `claimstream` command line."""
+"""Commands that talk to the stream: topics, serve, up, ingest, tail, claims, demo."""
 
 from __future__ import annotations
 
 import argparse
-import base64
-import importlib
 import json
 import logging
-import os
 import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from claimstream.core.logs import configure_logging
-from claimstream.core.settings import SERVICES, STAGE_NAMES, Settings, SettingsError
+from claimstream.cli.common import EXIT_REJECTED, CliError, decode_for_topic, progress_bar, service_spec
+from claimstream.core.settings import SERVICES, STAGE_NAMES, Settings
 from claimstream.core.text import printable
 
 log = logging.getLogger("claimstream")
 
-EXIT_REJECTED = 1
-EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """An error a user caused: printed as one line, exit status 2."""
-
-
-# --------------------------------------------------------------------------- helpers
-def service_spec(name: str, settings: Settings) -> Any:
-    return importlib.import_module(f"claimstream.{name}.service").spec(settings)
-
-
-def decode_for_topic(
-    topic: str, value: bytes, headers: Sequence[tuple[str, bytes]], settings: Settings
-) -> dict[str, Any]:
-    """A message from any pipeline topic as a JSON-able dict."""
-    from claimstream.core.deadletters import DLQ_HEADER_PREFIX
-    from claimstream.core.schema import Claim, ClaimGroup, document_to_dict, parse_message
-
-    if topic.endswith(settings.dlq_suffix):
-        record: dict[str, Any] = {
-            name[len(DLQ_HEADER_PREFIX):]: raw.decode("utf-8", "replace")
-            for name, raw in headers if name.startswith(DLQ_HEADER_PREFIX)
-        }
-        try:
-            record["value"] = value.decode("utf-8")
-        except UnicodeDecodeError:
-            record["value_base64"] = base64.b64encode(value).decode("ascii")
-        return record
-    if topic in (settings.topic_groups, settings.topic_claims):
-        parsed: Claim | ClaimGroup | None = (
-            parse_message(ClaimGroup, value) if topic == settings.topic_groups else parse_message(Claim, value)
-        )
-        return document_to_dict(parsed) if parsed is not None else {"undecodable": "invalid_protobuf"}
-    from claimstream.core.schema import Document, decode_document
-
-    doc = decode_document(value)
-    if isinstance(doc, Document):
-        return document_to_dict(doc)
-    return {"undecodable": doc.reason, "detail": doc.detail}
-
-
-def progress_bar(total: int | None, desc: str) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="doc", file=sys.stderr, disable=None, dynamic_ncols=True)
-
-
-# --------------------------------------------------------------------------- commands
-def cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
-    if args.markdown:
-        print(Settings.markdown_table())
-    else:
-        for name, value in settings.public().items():
-            print(f"CLAIMSTREAM_{name.upper()}={value}")
-    return 0
-
 
 def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
     """`topics create`: create what is missing; both actions then print what the cluster has."""
-    from claimstream.core.kafka import describe_topics, ensure_topics
+    from claimstream.kafka.clients import describe_topics, ensure_topics
 
     created = ensure_topics(settings, create=True) if args.action == "create" else []
     states = describe_topics(settings)
@@ -112,7 +51,7 @@ def cmd_topics(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.broker import EmbeddedBroker, free_port, port_in_use
+    from claimstream.local.broker import EmbeddedBroker, free_port, port_in_use
 
     service = args.service
     if args.join:
@@ -144,7 +83,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
             serve_gateway(settings)
         else:
-            from claimstream.core.runner import serve
+            from claimstream.runtime.worker import serve
 
             serve(service_spec(service, settings), settings)
     finally:
@@ -160,7 +99,7 @@ def join_local_pipeline(settings: Settings, service: str) -> Settings:
     names one, and a free metrics port unless `metrics_port` names one; it joins its stage's
     consumer group, so the stage's partitions are shared between the workers.
     """
-    from claimstream.core.broker import free_port, port_in_use
+    from claimstream.local.broker import free_port, port_in_use
 
     if not settings.bootstrap:
         if not port_in_use("127.0.0.1", settings.broker_port):
@@ -175,7 +114,7 @@ def join_local_pipeline(settings: Settings, service: str) -> Settings:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.launcher import LocalPipeline
+    from claimstream.local.launcher import LocalPipeline
 
     services = list(SERVICES)
     if args.services:
@@ -227,10 +166,10 @@ def send_records(
     (stage `ingest`, the line's bytes, keyed by "file:line"). With `send_rejected` (the demo),
     they are sent to the ingest topic as they are, so the first stage's DLQ shows them.
     """
-    from claimstream.core.deadletters import dead_letter, record_size
-    from claimstream.core.inputs import read_records
-    from claimstream.core.kafka import make_producer
     from claimstream.core.schema import Rejection, admit, encode_document
+    from claimstream.kafka.clients import make_producer
+    from claimstream.kafka.deadletters import dead_letter, record_size
+    from claimstream.local.inputs import read_records
 
     producer = make_producer(settings)
     dlq_topic = settings.dlq_topic(settings.topic_ingest)
@@ -279,7 +218,7 @@ def send_records(
 
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.kafka import ensure_topics
+    from claimstream.kafka.clients import ensure_topics
 
     ensure_topics(settings)
     sent, rejected = send_records(settings, args.paths, dead_letters=args.dlq)
@@ -299,7 +238,7 @@ def consume(
     """
     from kafka import TopicPartition
 
-    from claimstream.core.kafka import make_consumer, seek_to_now
+    from claimstream.kafka.clients import make_consumer, seek_to_now
 
     consumer = make_consumer(settings, [], from_beginning=from_beginning)
     seen = 0
@@ -339,54 +278,23 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.inputs import read_records
-    from claimstream.core.pipeline import Pipeline
-    from claimstream.core.schema import Document, to_json
+def latest_groups(messages: Iterable[Any]) -> list[Any]:
+    """The latest state of each key among claims.groups messages, ordered by key."""
+    from claimstream.core.schema import ClaimGroup, parse_message
 
-    records = list(read_records(args.paths))
-    pipeline = Pipeline.load(settings, progress=lambda stage: print(f"loading {stage}...", file=sys.stderr))
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
-    rejected = 0
-    bar = progress_bar(len(records), "enrich")
-    try:
-        for start in range(0, len(records), settings.max_batch):
-            chunk = records[start:start + settings.max_batch]
-            docs = [r.result for r in chunk if isinstance(r.result, Document)]
-            results = iter(pipeline.enrich(docs))
-            for record in chunk:
-                result = next(results) if isinstance(record.result, Document) else record.result
-                if isinstance(result, Document):
-                    out.write(to_json(result) + "\n")
-                else:
-                    rejected += 1
-                    print(printable(f"{record.origin}: rejected ({result.reason}: {result.detail})"), file=sys.stderr)
-                bar.update(1)
-    finally:
-        bar.close()
-        if args.out:
-            out.close()
-    if args.groups:
-        if pipeline.groups is None:
-            raise CliError("--groups needs the claims stage, which is not part of this installation")
-        with open(args.groups, "w", encoding="utf-8") as handle:
-            for group in pipeline.groups.groups():
-                handle.write(to_json(group) + "\n")
-    pipeline.close()
-    return EXIT_REJECTED if rejected else 0
+    latest: dict[bytes, ClaimGroup] = {}
+    for message in messages:
+        group = parse_message(ClaimGroup, message.value)
+        if group is not None and message.key:
+            latest[message.key] = group
+    return sorted(latest.values(), key=lambda g: g.key)
 
 
 def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
     """The current claim groups: the latest state of every key on claims.groups."""
-    from claimstream.claims.groups import render_groups
-    from claimstream.core.schema import ClaimGroup, parse_message
+    from claimstream.claims.render import render_groups
 
-    latest: dict[bytes, ClaimGroup] = {}
-    for message in consume(settings, [settings.topic_groups], None, args.timeout, True):
-        group = parse_message(ClaimGroup, message.value)
-        if group is not None and message.key:
-            latest[message.key] = group
-    groups = sorted(latest.values(), key=lambda g: g.key)
+    groups = latest_groups(consume(settings, [settings.topic_groups], None, args.timeout, True))
     if args.json:
         from claimstream.core.schema import to_json
 
@@ -400,35 +308,24 @@ def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_build_models(args: argparse.Namespace, settings: Settings) -> int:
-    """Build the ONNX graphs the stages load from the bundled weights (cached by content hash)."""
-    from claimstream.core.model import ModelLoadError
-    from claimstream.encoder.build import build
-    from claimstream.ner.transformer import build_tagger
+def wait_for_groups(settings: Settings, doc_ids: set[str], timeout: float, settle: float = 3.0) -> list[Any]:
+    """The claim groups on claims.groups once they name every one of `doc_ids`, or once they
+    stopped changing for `settle` seconds (a claim that forms no group), or after `timeout`."""
+    from claimstream.kafka.clients import read_to_end
 
-    try:
-        encoder = build(out=args.out)
-        print(f"encoder     {encoder.directory}", file=sys.stderr)
-        graph, config, _ = build_tagger(cache_dir=args.out)
-        print(f"ner tagger  {graph} (top {config['top_layers']} layers fine-tuned)", file=sys.stderr)
-    except ModelLoadError as exc:
-        raise CliError(str(exc)) from None
-    return 0
-
-
-def cmd_export_model(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        from claimstream.translate.export import ExportError, export_model
-    except ModuleNotFoundError as exc:
-        raise CliError(f"export-model needs the export extra ({exc.name} is missing): "
-                       "pip install 'claimstream[export]'") from None
-    print(f"exporting {args.src} -> {args.out} ({args.dtype})...", file=sys.stderr)
-    try:
-        manifest = export_model(args.src, Path(args.out), args.dtype)
-    except ExportError as exc:
-        raise CliError(str(exc)) from None
-    print(json.dumps(manifest, indent=2, ensure_ascii=False))
-    return 0
+    deadline = time.monotonic() + timeout
+    groups: list[Any] = []
+    changed = time.monotonic()
+    while True:
+        now_groups = latest_groups(read_to_end(settings, [settings.topic_groups], idle_timeout=2.0))
+        if [g.SerializeToString(deterministic=True) for g in now_groups] != \
+                [g.SerializeToString(deterministic=True) for g in groups]:
+            groups, changed = now_groups, time.monotonic()
+        named = {doc_id for g in groups for doc_id in g.doc_ids}
+        now = time.monotonic()
+        if doc_ids <= named or now - changed > settle or now > deadline:
+            return groups
+        time.sleep(0.3)
 
 
 def summarize_document(doc: dict[str, Any]) -> list[str]:
@@ -456,10 +353,10 @@ def summarize_document(doc: dict[str, Any]) -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from claimstream.core.broker import free_port
-    from claimstream.core.inputs import read_records
-    from claimstream.core.launcher import LocalPipeline
     from claimstream.core.schema import Document
+    from claimstream.local.broker import free_port
+    from claimstream.local.inputs import read_records
+    from claimstream.local.launcher import LocalPipeline
 
     paths = args.paths or ["examples/"]
     services = list(STAGE_NAMES)
@@ -490,6 +387,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             dlq_topic = live.dlq_topic(live.topic_ingest)
             for message in consume(live, [dlq_topic], bad_sent, args.timeout, True):
                 dlq.append(decode_for_topic(dlq_topic, message.value, message.headers, live))
+        groups: list[Any] = []
+        if "claims" in services:  # what the stream's group agent wrote, not a merge redone here
+            with_claims = {doc_id for doc_id, doc in results.items() if doc.get("claims")}
+            groups = [g for g in wait_for_groups(live, with_claims, args.timeout) if set(g.doc_ids) & set(ids)]
     for doc_id in ids:
         arrived = results.get(doc_id)
         print("\n" + printable(doc_id) + ("" if arrived else "  (did not arrive)"))
@@ -500,129 +401,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         for entry in dlq:
             print(printable(f"  {entry.get('reason')}: {entry.get('detail')}"))
     if "claims" in services:
-        from claimstream.claims.groups import ClaimGroups, render_groups
-        from claimstream.core.schema import document_from_dict
+        from claimstream.claims.render import render_groups
 
-        groups = ClaimGroups(tolerance=settings.claims_conflict_tolerance)
-        for doc in results.values():
-            parsed = document_from_dict(doc)
-            if isinstance(parsed, Document):
-                groups.merge_document(parsed)
-        merged = groups.groups()
-        print(f"\n{len(merged)} claim groups, {sum(g.conflict for g in merged)} with conflicts:\n")
-        print(render_groups(merged))
+        print(f"\n{len(groups)} claim groups on {live.topic_groups}, {sum(g.conflict for g in groups)} with "
+              "conflicts:\n")
+        print(render_groups(groups))
     missing = len(ids) - len(results)
     print(f"\n{len(results)}/{len(ids)} documents enriched" + (f"; {missing} missing" if missing else ""))
     return 1 if missing else 0
-
-
-# --------------------------------------------------------------------------- parser
-def build_parser() -> argparse.ArgumentParser:
-    settings_flags = argparse.ArgumentParser(add_help=False)
-    Settings.add_arguments(settings_flags)
-    parser = argparse.ArgumentParser(
-        prog="claimstream", description="Streaming NLP pipeline for multilingual news, over Kafka."
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name: str, func: Callable[[argparse.Namespace, Settings], int], help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, parents=[settings_flags])
-        p.set_defaults(func=func)
-        return p
-
-    p = command(
-        "up", cmd_up, "Embedded broker (unless CLAIMSTREAM_BOOTSTRAP is set) and every service; Ctrl-C stops all."
-    )
-    p.add_argument("--services", help="comma-separated subset to run (default: all)")
-    p = command("serve", cmd_serve, "Run one service, as a container would.")
-    p.add_argument("service", choices=SERVICES)
-    p.add_argument("--join", action="store_true",
-                   help="run beside a running `claimstream up`: use its embedded broker and a free metrics port "
-                        "(the worker shares its stage's partitions)")
-    p = command("ingest", cmd_ingest, "Send documents (.txt, .jsonl, directories, - for stdin) to the ingest topic.")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--dlq", action="store_true",
-                   help="also send each rejected line to the ingest topic's DLQ, with its reason (stage `ingest`)")
-    p = command("tail", cmd_tail, "Print a topic's messages as JSON lines.")
-    p.add_argument("topic")
-    p.add_argument("--count", type=int, default=None, help="stop after N messages")
-    p.add_argument("--timeout", type=float, default=None, help="stop after S seconds without a message")
-    p.add_argument("--from-beginning", action="store_true", help="start at the oldest message")
-    p = command("enrich", cmd_enrich, "Run every stage in-process (no Kafka) and write enriched JSON lines.")
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--out", help="write documents here instead of stdout")
-    p.add_argument("--groups", help="write the claim groups of these documents here (JSON lines)")
-    p = command("claims", cmd_claims, "The current claim groups and their conflicts, as a table.")
-    p.add_argument("--conflicts-only", action="store_true", help="only groups whose values disagree")
-    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
-    p.add_argument("--timeout", type=float, default=3.0, help="stop reading after S seconds without a message")
-    p = command("build-models", cmd_build_models,
-                "Build the e5 encoder and the NER tagger as ONNX from the bundled weights (`make install` runs it; "
-                "the stages also build on first load).")
-    p.add_argument("--out", default=None, help="cache directory (default: $CLAIMSTREAM_ENCODER_CACHE, "
-                   "else ~/.cache/claimstream/encoder)")
-    p = command("export-model", cmd_export_model,
-                "Convert a Hugging Face translation checkpoint (Marian, M2M100, NLLB) into the ONNX layout "
-                "the translate service loads.")
-    p.add_argument("src", help="checkpoint directory, or a hub id when the hub is reachable")
-    p.add_argument("out", help="output directory (created; must be empty or a previous export)")
-    p.add_argument("--dtype", choices=["fp32", "fp16", "int8"], default="fp32")
-    from claimstream.core.dlq import add_dlq_command
-
-    add_dlq_command(sub, [settings_flags])
-    p = command("topics", cmd_topics,
-                "Create the pipeline's topics (DLQs included; claims.groups compacted), or describe what the "
-                "cluster has: partitions, replication and configuration (describe: exit status 1 if a topic is "
-                "missing or configured differently).")
-    p.add_argument("action", choices=["create", "describe"])
-    p = command("settings", cmd_settings, "Print the effective settings (or the README table with --markdown).")
-    p.add_argument("--markdown", action="store_true")
-    p = command("demo", cmd_demo, "The whole pipeline on the embedded broker over sample documents, then exit.")
-    p.add_argument("paths", nargs="*", metavar="PATH",
-                   help="default: examples/ (bad lines are sent too, to show the DLQ)")
-    p.add_argument("--timeout", type=float, default=120.0, help="give up after S seconds without output")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from claimstream.core.lifetime import honour_parent_death
-
-    honour_parent_death()  # a service the launcher started dies with it
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.load(args=args)
-    except SettingsError as exc:
-        print(printable(f"claimstream: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    # Every line names its writer: the service of `serve`, else the command.
-    configure_logging(args.service if args.command == "serve" else args.command, settings.log_level,
-                      settings.log_format)
-    from claimstream.core.broker import BrokerError
-    from claimstream.core.inputs import InputError
-    from claimstream.core.kafka import BrokerUnavailable, TopicsMissing
-    from claimstream.core.launcher import LaunchError
-    from claimstream.core.model import ModelLoadError
-
-    try:
-        code = int(args.func(args, settings))
-        sys.stdout.flush()  # here, so a reader that went away is noticed below rather than at exit
-        return code
-    except BrokenPipeError:
-        # The reader of stdout went away (`tail ... | head`): stop quietly, as other Unix tools do.
-        # stdout goes to /dev/null so the interpreter's last flush at exit does not fail again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (CliError, InputError, BrokerUnavailable, TopicsMissing, BrokerError, ModelLoadError, LaunchError,
-            SettingsError) as exc:
-        if args.command == "serve":  # a service's stderr is its log (JSON with log_format=json)
-            log.error("%s", printable(str(exc)))
-        else:
-            print(printable(f"claimstream: {exc}"), file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
