@@ -76,7 +76,7 @@ LINKS = [
     ("ru", "В провинции Хормозган произошло землетрясение.", "Хормозган", "subdivision:IR-22"),
     ("fa", "زلزله‌ای در استان هرمزگان رخ داد.", "استان هرمزگان", "subdivision:IR-22"),
     ("uk", "Уночі Дніпро зазнав ракетного удару.", "Дніпро", "city:709930"),
-    ("zh", "广东省遭遇台风袭击。", "广东省", "subdivision:CN-GD"),
+    ("zh", "台风袭击了广东省。", "广东省", "subdivision:CN-GD"),
     # a state and a foreign city share the Hindi name: the state wins (Gujarat, not Gujrat in Pakistan)
     ("hi", "संयुक्त अरब अमीरात गुजरात में एक नए बंदरगाह में निवेश करेगा।", "गुजरात", "subdivision:IN-GJ"),
 ]
