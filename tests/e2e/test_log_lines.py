@@ -70,8 +70,8 @@ def test_every_text_line_names_the_service(bootstrap, tmp_path):
     assert not unnamed, f"{len(unnamed)} line(s) without the service, e.g. {unnamed[:3]}"
     loggers = {match[2] for line in lines if (match := TEXT_LINE.match(line)) and match[2]}
     assert "faust.worker" in loggers, "Faust's own lines are missing"
-    assert any(" WARNING langid claimstream.kafka.deadletters: langid: docs.ingest[" in line and "-> DLQ (invalid_schema"
-               in line for line in lines), stderr[-3000:]
+    dead_letter_line = " WARNING langid claimstream.kafka.deadletters: langid: docs.ingest["
+    assert any(dead_letter_line in line and "-> DLQ (invalid_schema" in line for line in lines), stderr[-3000:]
 
 
 def test_every_json_line_is_an_object_naming_the_service(bootstrap, tmp_path):

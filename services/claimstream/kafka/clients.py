@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from claimstream.core.settings import Settings
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import Cancelled, KafkaConnectionError, KafkaError, KafkaTimeoutError, TopicAlreadyExistsError
+
+from claimstream.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

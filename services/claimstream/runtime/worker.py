@@ -32,6 +32,7 @@ from typing import Any
 
 import faust
 from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
+
 from claimstream.core import metrics
 from claimstream.core.model import StageModel, predict_each
 from claimstream.core.schema import Document, Rejection, admit, encode_document, mark_processed

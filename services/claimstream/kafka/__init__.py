@@ -1,0 +1,1 @@
+"""Kafka plumbing: clients and topics (clients.py), dead letters (deadletters.py)."""

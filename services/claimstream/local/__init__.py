@@ -1,0 +1,1 @@
+"""Development and tests: the embedded broker, the local launcher (up, demo), document files."""
