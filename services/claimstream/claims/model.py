@@ -89,6 +89,12 @@ _AND = regex.compile(r"(?<![\p{L}\p{M}])(?:and|as well as|و|اور|और|त�
                      r"(?![\p{L}\p{M}])", regex.IGNORECASE)
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 _ACTOR_LABELS = frozenset({"GPE", "ORG", "NORP"})
+#: A wire dateline opening a text: an upper-case place, then a comma and more (country, date) or the
+#: agency in brackets, up to a dash: "SEOUL, South Korea (AP) —", "KYIV, Ukraine, Oct. 24 -",
+#: "КИЕВ, 24 окт —", "NEW DELHI (Reuters) -". It says where the report was filed, not who acted.
+_DATELINE = regex.compile(
+    r"\s*\p{Lu}[\p{Lu}\p{M} .'’-]{1,40}?(?:,[^\n—–]{1,60}?|\s*\([^()\n]{1,30}\))"
+    r"\s*(?:\([^()\n]{1,30}\)\s*)?[—–-]{1,2}\s")
 _NAMED_LABELS = frozenset({"ORG", "GPE", "LOC", "FAC"})
 #: "Kim Jong Un and Vladimir Putin signed a pact in Pyongyang": a linked person with a country in the
 #: knowledge base is a party for that country (so the report keys as KP+RU, like "Russia and North Korea").
@@ -223,6 +229,20 @@ class _Spans:
         return [m for m in self.mentions[lo:hi] if m.end <= end]
 
 
+def _dateline(text: str) -> tuple[int, int]:
+    """The span of the wire dateline opening `text`, or the paragraph after its one-line headline
+    ("Ukraine says ...\n\nKYIV, Ukraine, Oct. 24 - ..."); (0, 0) when there is none."""
+    starts = [0]
+    first_break = text.find("\n", 0, 300)
+    if first_break > 0:
+        starts.append(first_break + 1)
+    for start in starts:
+        found = _DATELINE.match(text, start)
+        if found:
+            return found.start(), found.end()
+    return 0, 0
+
+
 class _TextFacts:
     """One text of a document (source or translation) with its entities, indexed so that each
     claim's lookups cost what its sentence costs, and document-wide facts computed once: a long
@@ -234,6 +254,8 @@ class _TextFacts:
         self._starts = [entities[i].start for i in self._by_start]
         self.event_kind: tuple[str, str] | None = None  # filled on first use by ClaimModel._event_kind
         self.attributions: dict[tuple[int, int], Any] = {}  # span -> its attribution (_clause_attribution)
+        #: the text's dateline, (0, 0) if none: its places are where the report was filed
+        self.dateline = _dateline(text)
 
     def within(self, start: int, end: int) -> list[Entity]:
         """The entities inside [start, end), in the document's order."""
@@ -827,7 +849,8 @@ class ClaimModel:
                 claim.subject.id += f"#{claim.doc_id}"
         elif rule == "actor":
             # Keys name countries: "Moscow", "Russia" and "the Russian defence ministry" are one actor.
-            actors = [x for x in outside if x.label in _ACTOR_LABELS and place_country(x.canonical_id)]
+            actors = [x for x in outside if x.label in _ACTOR_LABELS and place_country(x.canonical_id)
+                      and not facts.dateline[0] <= x.start < facts.dateline[1]]
             objects = [x for x in actors if self._is_object(text, x)]
             object_countries = {place_country(o.canonical_id) for o in objects}
             subjects = [x for x in actors if place_country(x.canonical_id) not in object_countries]

@@ -293,3 +293,38 @@ def test_statements_that_name_no_source_or_no_one_or_deny_are_not_claims(model: 
     docs = [unattributed, nobody, chatter, denied]
     model.predict(docs)
     assert [list(d.claims) for d in docs] == [[], [], [], []]
+
+
+DATELINES = {  # where the report was filed, then the sentence: the filing city is not the actor
+    "en": ("SEOUL, South Korea (AP) — ", "North Korea has sent about 10,000 troops to Russia, officials said."),
+    "en-headline": ("North Korea sends troops\n\nSEOUL, Oct. 23 - ",
+                    "North Korea has sent about 10,000 troops to Russia, officials said."),
+    "ru": ("СЕУЛ, 23 окт — ", "КНДР направила в Россию около 10 000 военнослужащих, сообщили в разведке."),
+    "de": ("SEOUL (dpa) - ", "Nordkorea hat rund 10.000 Soldaten nach Russland geschickt, sagten Beamte."),
+}
+SEOUL = {"en": "SEOUL", "en-headline": "SEOUL", "ru": "СЕУЛ", "de": "SEOUL"}
+
+
+@pytest.mark.parametrize("case", sorted(DATELINES))
+def test_the_city_of_a_wire_dateline_is_not_the_actor(model: ClaimModel, case: str) -> None:
+    """'SEOUL, South Korea (AP) — North Korea has sent ...': the dateline's places (linked, as the
+    ner stage links Seoul) say where the report was filed; the actor is the one the sentence names."""
+    dateline, sentence = DATELINES[case]
+    doc = _statement_doc(f"dateline-{case}", case.split("-")[0], dateline + sentence)
+    start = doc.text.index(SEOUL[case])
+    seoul = Entity(text=SEOUL[case], label="GPE", start=start, end=start + len(SEOUL[case]),
+                   canonical_id="city:seoul", canonical_name="Seoul", found_in=Entity.SOURCE_TEXT)
+    entities = sorted([*doc.entities, seoul], key=lambda e: e.start)  # in the text's order, as ner gives them
+    del doc.entities[:]
+    doc.entities.extend(entities)
+    model.predict([doc])
+    deployed = [c for c in doc.claims if c.predicate == "troops_deployed"]
+    assert [(c.subject.id, c.object.id, c.quantity.value) for c in deployed] == [("country:KP", "country:RU", 10000)]
+
+
+def test_a_capitalised_place_that_opens_a_sentence_is_still_an_actor(model: ClaimModel) -> None:
+    """No comma or agency before the dash: not a dateline ("RUSSIA - ..." in a list of headlines is
+    rare, "North Korea - officials said" is not one)."""
+    doc = _statement_doc("no-dateline", "en", "North Korea has sent about 10,000 troops to Russia - officials said.")
+    model.predict([doc])
+    assert [c.subject.id for c in doc.claims if c.predicate == "troops_deployed"] == ["country:KP"]
