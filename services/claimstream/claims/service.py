@@ -25,7 +25,6 @@ restarted claims worker.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable
 from functools import partial
 from typing import Any
@@ -40,8 +39,6 @@ from claimstream.core.schema import Claim, ClaimGroup, Document, Rejection, enco
 from claimstream.core.settings import Settings
 from claimstream.kafka.deadletters import UndeliveredError, send_dead_letter
 from claimstream.runtime.worker import AfterBatch, StageSpec, consume_batches
-
-log = logging.getLogger(__name__)
 
 
 def claim_document(claim: Claim) -> Document:

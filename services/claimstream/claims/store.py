@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
+from typing import Any
 
 from kafka import TopicPartition
 
@@ -23,6 +25,16 @@ from claimstream.core.settings import Settings
 from claimstream.kafka.clients import iter_to_end
 
 log = logging.getLogger(__name__)
+
+
+def latest_groups(records: Iterable[Any]) -> dict[bytes, ClaimGroup]:
+    """The latest group of each key among claims.groups records (the changelog's current state)."""
+    latest: dict[bytes, ClaimGroup] = {}
+    for record in records:
+        group = parse_message(ClaimGroup, record.value)
+        if group is not None and record.key:
+            latest[record.key] = group
+    return latest
 
 
 class ClaimGroups:
@@ -93,11 +105,7 @@ class GroupStore:
         """
         started = time.monotonic()
         tp = TopicPartition(self.settings.topic_groups, partition)
-        latest: dict[bytes, ClaimGroup] = {}
-        for record in iter_to_end(self.settings, partitions=[tp], idle_timeout=None, quiet_polls=quiet_polls):
-            group = parse_message(ClaimGroup, record.value)
-            if group is not None and record.key:
-                latest[record.key] = group
+        latest = latest_groups(iter_to_end(self.settings, partitions=[tp], idle_timeout=None, quiet_polls=quiet_polls))
         tolerance = self.settings.claims_conflict_tolerance
         groups = {key: IndexedGroup(tolerance, group) for key, group in latest.items()}
         self.partitions[partition] = groups

@@ -278,23 +278,18 @@ def cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def latest_groups(messages: Iterable[Any]) -> list[Any]:
+def current_groups(messages: Iterable[Any]) -> list[Any]:
     """The latest state of each key among claims.groups messages, ordered by key."""
-    from claimstream.core.schema import ClaimGroup, parse_message
+    from claimstream.claims.store import latest_groups
 
-    latest: dict[bytes, ClaimGroup] = {}
-    for message in messages:
-        group = parse_message(ClaimGroup, message.value)
-        if group is not None and message.key:
-            latest[message.key] = group
-    return sorted(latest.values(), key=lambda g: g.key)
+    return sorted(latest_groups(messages).values(), key=lambda g: g.key)
 
 
 def cmd_claims(args: argparse.Namespace, settings: Settings) -> int:
     """The current claim groups: the latest state of every key on claims.groups."""
     from claimstream.claims.render import render_groups
 
-    groups = latest_groups(consume(settings, [settings.topic_groups], None, args.timeout, True))
+    groups = current_groups(consume(settings, [settings.topic_groups], None, args.timeout, True))
     if args.json:
         from claimstream.core.schema import to_json
 
@@ -317,7 +312,7 @@ def wait_for_groups(settings: Settings, doc_ids: set[str], timeout: float, settl
     groups: list[Any] = []
     changed = time.monotonic()
     while True:
-        now_groups = latest_groups(read_to_end(settings, [settings.topic_groups], idle_timeout=2.0))
+        now_groups = current_groups(read_to_end(settings, [settings.topic_groups], idle_timeout=2.0))
         if [g.SerializeToString(deterministic=True) for g in now_groups] != \
                 [g.SerializeToString(deterministic=True) for g in groups]:
             groups, changed = now_groups, time.monotonic()
