@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.resources
 import logging
 import os
+import random
 import signal
 import socket
 import stat
@@ -40,8 +41,40 @@ def tansu_binary() -> Path:
     return path
 
 
+_EPHEMERAL_DEFAULT = (32768, 60999)
+_handed_out: set[int] = set()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return _EPHEMERAL_DEFAULT
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
+    """A port nothing listens on now, for a service to bind a moment later.
+
+    It is drawn below the kernel's ephemeral range: a port from bind(0) is free only at the
+    instant it is returned, and every outgoing connection (the services' own Kafka clients
+    among them) draws its local port from that same range, so one could take it before the
+    service binds it. Ports handed out here are not handed out twice by this process.
+    """
+    low, _high = _ephemeral_range()
+    floor = 20000 if low > 21000 else 1024
+    for _ in range(200):
+        port = random.randrange(floor, low)
+        if port in _handed_out or port_in_use(host, port):
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as sock:  # nothing free below the ephemeral range: take the kernel's pick
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
