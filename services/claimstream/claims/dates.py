@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cache
+from typing import Any
 
 import regex
 
@@ -54,8 +55,19 @@ def _month_span(year: int, month: int) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """Month, weekday and relative-day names of every supported language, and the date patterns."""
+
+    months: dict[str, int]
+    weekdays: dict[str, int]
+    jalali: dict[str, int]
+    relative: dict[str, tuple[str, int]]
+    patterns: list[tuple[str, regex.Pattern[str]]]
+
+
 @cache
-def _tables() -> dict[str, object]:
+def _tables() -> _Tables:
     from babel.dates import get_day_names, get_month_names
 
     data = load("dates")
@@ -101,7 +113,7 @@ def _tables() -> dict[str, object]:
         ("relative", regex.compile(lb + "(?P<relative>" + alt(relative) + ")" + rb)),
     ]
     patterns = [(kind, regex.compile(p.pattern, regex.IGNORECASE)) for kind, p in patterns]
-    return {"months": months, "weekdays": weekdays, "jalali": jalali, "relative": relative, "patterns": patterns}
+    return _Tables(months=months, weekdays=weekdays, jalali=jalali, relative=relative, patterns=patterns)
 
 
 def _infer_year(month: int, day: int | None, published: date) -> int:
@@ -116,12 +128,14 @@ def jalali_to_gregorian(year: int, month: int, day: int) -> date:
     return jdatetime.date(year, month, day).togregorian()
 
 
-def _jalali(m: regex.Match[str], published: date, table: dict[str, int]) -> DateMention | None:
+def _jalali(m: regex.Match[str], published: date | None, table: dict[str, int]) -> DateMention | None:
     if not m.group("day") and not m.group("year"):
         return None
     month = table[m.group("jmonth").lower()]
     if m.group("year"):
         year = int(m.group("year"))
+    elif published is None:
+        return None
     else:
         # The Jalali year in force at publication; a later month means last year.
         import jdatetime
@@ -140,7 +154,7 @@ def _jalali(m: regex.Match[str], published: date, table: dict[str, int]) -> Date
 
 
 @cache
-def _dateparser(lang: str) -> object | None:
+def _dateparser(lang: str) -> Any:  # a dateparser DateDataParser (the package has no type hints), or None
     try:
         from dateparser.date import DateDataParser
 
@@ -150,16 +164,16 @@ def _dateparser(lang: str) -> object | None:
 
 
 def _relative(phrase: str, lang: str, published: datetime) -> tuple[date, date, str]:
-    unit, offset = _tables()["relative"][phrase.lower()]  # type: ignore[index]
+    unit, offset = _tables().relative[phrase.lower()]
     pub = published.date()
     parser = _dateparser(lang)
     point: date | None = None
     if parser is not None and unit != "week":
         # dateparser takes the relative base only through the parser's settings, which it keeps privately;
         # the parser is cached per language, so the base is set per call.
-        parser._settings.RELATIVE_BASE = published.replace(tzinfo=None)  # type: ignore[attr-defined]  # noqa: SLF001
+        parser._settings.RELATIVE_BASE = published.replace(tzinfo=None)  # noqa: SLF001
         try:
-            data = parser.get_date_data(phrase)  # type: ignore[attr-defined]
+            data = parser.get_date_data(phrase)
         except (ValueError, TypeError, OverflowError):
             data = None
         if data is not None and data.date_obj is not None:
@@ -190,7 +204,7 @@ def find_dates(text: str, lang: str, published: datetime | None) -> list[DateMen
     norm = normalize_digits(text)
     pub = published.date() if published else None
     found: list[DateMention] = []
-    for kind, pattern in t["patterns"]:  # type: ignore[attr-defined]
+    for kind, pattern in t.patterns:
         for m in pattern.finditer(norm):
             mention = _mention(kind, m, lang, published, pub, t)
             if mention is not None:
@@ -223,11 +237,11 @@ def find_past_years(text: str, published: datetime | None, taken: list[DateMenti
 
 
 def _mention(kind: str, m: regex.Match[str], lang: str, published: datetime | None, pub: date | None,
-             t: dict[str, object]) -> DateMention | None:
+             t: _Tables) -> DateMention | None:
     groups = m.groupdict()
     try:
         if kind == "jalali":
-            return _jalali(m, pub, t["jalali"]) if (pub or groups.get("year")) else None  # type: ignore[arg-type]
+            return _jalali(m, pub, t.jalali) if (pub or groups.get("year")) else None
         if kind == "relative":
             if published is None:
                 return None
@@ -236,16 +250,18 @@ def _mention(kind: str, m: regex.Match[str], lang: str, published: datetime | No
         if kind == "weekday":
             if pub is None:
                 return None
-            back = (pub.weekday() - t["weekdays"][m.group("weekday").lower()]) % 7  # type: ignore[index]
+            back = (pub.weekday() - t.weekdays[m.group("weekday").lower()]) % 7
             d = pub - timedelta(days=back)
             return DateMention(m.start(), m.end(), d, d, "day", relative=True)
-        if kind == "cjk_day":
-            month = pub.month  # type: ignore[union-attr]
+        if kind == "cjk_day" or ("mon" in groups and not groups.get("mon")):
+            if pub is None:
+                return None  # a day, or a day of an unnamed month, needs the publication month
+            month = pub.month
         elif "mon" in groups:
-            month = int(groups["mon"]) if groups.get("mon") else pub.month  # type: ignore[union-attr]
+            month = int(groups["mon"])
         else:
             name = groups["month"].lower()
-            month = t["months"][name]  # type: ignore[index]
+            month = t.months[name]
             if kind == "my_name" and not groups.get("year") and (name in _AMBIGUOUS_MONTHS or len(name) < 4):
                 return None
             if kind != "my_name" and name in _AMBIGUOUS_MONTHS and not (groups.get("day") or groups.get("year")):

@@ -175,12 +175,13 @@ def _time_hit(low: Sequence[_Member], high: Sequence[_Member], cumulative: bool,
 
     `low` and `high` hold only members that can dispute at all (`_can_dispute`)."""
     everyone = range(len(high))
+    rows: Sequence[int]
     if entrants is None:
         rows, new_rows, columns = range(len(low)), frozenset(range(len(low))), []
     else:
         new_rows = frozenset(i for i, x in enumerate(low) if x.identity in entrants)
         columns = [j for j, y in enumerate(high) if y.identity in entrants]
-        rows = range(len(low)) if columns else sorted(new_rows)  # type: ignore[assignment]
+        rows = range(len(low)) if columns else sorted(new_rows)
     for i in rows:
         x = low[i]
         tx = x.as_of

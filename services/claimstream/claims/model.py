@@ -449,7 +449,7 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
             total = next((o for o in by_sentence[c.sent] if o is not c and o.number is not None
                           and o.predicate == c.predicate and o.number.end <= n.start and o.number.value > n.value),
                          None)
-            if total is not None and _APPOSITION.search(text, total.number.end, n.start):  # type: ignore[union-attr]
+            if total is not None and total.number and _APPOSITION.search(text, total.number.end, n.start):
                 c.extra["part"] = True
         largest[c.predicate] = max(largest.get(c.predicate, 0.0), n.value)
 
@@ -507,8 +507,8 @@ class ClaimModel:
         #: prototype, or the trained number classifier (claims/classifier.py).
         self.fallback_mode = settings.claims_predicate_fallback
         self.fallback = self.fallback_mode != "off"
-        self.embedder = embedder if embedder is not None else PredicateEmbedder(Threads.of(settings),
-                                                                                  settings.provider)
+        self.embedder: PredicateEmbedder | None = (
+            embedder if embedder is not None else PredicateEmbedder(Threads.of(settings), settings.provider))
         self.classifier: NumberClassifier | None = None
         if self.fallback_mode == "classifier":
             self.classifier = NumberClassifier(self.embedder.encoder)
@@ -536,7 +536,7 @@ class ClaimModel:
         self.predict([doc])
 
     def close(self) -> None:
-        self.embedder = None  # type: ignore[assignment]
+        self.embedder = None
 
     def predict(self, batch: Sequence[Document]) -> list[Document | Rejection]:
         """Fill `claims` of each document; a document that fails becomes a Rejection."""
@@ -570,8 +570,8 @@ class ClaimModel:
         if undecided and self.classifier is not None:
             texts = {id(c): facts.text for _, cands, _, facts in pending for c in cands}
             numbered = [c for c in undecided if c.number is not None]
-            contexts = [NumberContext(texts[id(c)][c.sent[0]:c.sent[1]], c.number.start - c.sent[0],  # type: ignore[union-attr]
-                                      c.number.end - c.sent[0], NO_RULE, c.unit) for c in numbered]  # type: ignore[union-attr]
+            contexts = [NumberContext(texts[id(c)][c.sent[0]:c.sent[1]], n.start - c.sent[0], n.end - c.sent[0],
+                                      NO_RULE, c.unit) for c in numbered if (n := c.number) is not None]
             for cand, (name, prob) in zip(numbered, self.classifier.classify(contexts), strict=True):
                 assert cand.number is not None
                 if (name != ABSTAIN and prob >= self.settings.claims_classifier_threshold
@@ -663,6 +663,7 @@ class ClaimModel:
         # A number in a sentence that names only a past year is of that year ("in 1945, about 4,000").
         number_date = best_date or (past_years[0] if past_years else None)
         cands: list[_Candidate] = []
+        kept: list[NumberMention] = []  # the number of each candidate, in order
         for n in numbers:
             unit, counted = find_counted(text, n)
             if unit in NON_VALUE_UNITS or _not_an_amount(text, n, unit):
@@ -670,16 +671,17 @@ class ClaimModel:
                     record[(n.start, n.end)] = ("<abstain>", unit)
                 continue  # "15 districts", "40 drones", "9 am", "the 40th", a bare year, "a bridge"
             cands.append(_Candidate(sent, number=n, unit=unit, counted=counted, date=number_date))
+            kept.append(n)
         spans_of_numbers = tuple((n.start, n.end) for n in numbers)
         for i, c in enumerate(cands):
             c.extra["numbers"] = spans_of_numbers  # the sentence's numbers, shared (not copied per number)
-            lo = cands[i - 1].number.end if i else sent[0]  # type: ignore[union-attr]
-            hi = cands[i + 1].number.start if i + 1 < len(cands) else sent[1]  # type: ignore[union-attr]
+            lo = kept[i - 1].end if i else sent[0]
+            hi = kept[i + 1].start if i + 1 < len(cands) else sent[1]
             c.context = text[lo:hi].strip()
         # Lexicon: each number takes the trigger that best governs it in its clause (nearest, same
         # clause, no other number or "and" in between, a verb before the counted noun). One trigger
         # may govern several numbers: "10 people, nine pupils and a teacher, died".
-        starts = [c.number.start for c in cands]  # type: ignore[union-attr]
+        starts = [n.start for n in kept]
         # Chinese and Japanese write a word in one or two characters, without spaces: a gap of N
         # characters there is as far as about 3N characters of an alphabetic script.
         sentence_text = text[sent[0]:sent[1]]

@@ -176,8 +176,23 @@ def _alternation(words: dict[str, float] | set[str] | list[str]) -> str:
     return "|".join(regex.escape(f) for f in forms)
 
 
+@dataclass(frozen=True)
+class _Tables:
+    """The number lexicons of every language, merged, with the patterns built from them."""
+
+    multipliers: dict[str, float]
+    words: dict[str, float]
+    ambiguous: set[str]
+    vague: dict[str, tuple[float, float]]
+    one_after: set[str]
+    mult_re: regex.Pattern[str]
+    words_re: regex.Pattern[str]
+    vague_re: regex.Pattern[str]
+    join_re: regex.Pattern[str]
+
+
 @cache
-def _tables() -> dict[str, object]:
+def _tables() -> _Tables:
     data = load("numbers")
     multipliers: dict[str, float] = {}
     for table in data["multipliers"].values():
@@ -213,10 +228,8 @@ def _tables() -> dict[str, object]:
     )
     vague_re = regex.compile(boundary_l + "(?:" + _alternation(set(vague)) + ")" + boundary_r, regex.IGNORECASE)
     one_after = {f for ws in data.get("one_after", {}).values() for w in ws for f in spellings(w)}
-    return {
-        "multipliers": multipliers, "words": words, "ambiguous": ambiguous, "vague": vague, "one_after": one_after,
-        "mult_re": mult_re, "words_re": words_re, "vague_re": vague_re, "join_re": join_re,
-    }
+    return _Tables(multipliers=multipliers, words=words, ambiguous=ambiguous, vague=vague, one_after=one_after,
+                   mult_re=mult_re, words_re=words_re, vague_re=vague_re, join_re=join_re)
 
 
 def _numeral_mentions(norm: str, lang: str) -> list[NumberMention]:
@@ -257,20 +270,20 @@ def _numeral_mentions(norm: str, lang: str) -> list[NumberMention]:
 def _multiplier_at(norm: str, pos: int) -> tuple[float, int] | None:
     """The multiplier word right at `pos` (after at most one space) and where it ends."""
     t = _tables()
-    mm = t["mult_re"].match(norm, pos)  # type: ignore[attr-defined]
+    mm = t.mult_re.match(norm, pos)
     if not mm:
         return None
     word = (mm.group("cjk") or mm.group("word")).lower()
     end = mm.end()
     if word in _ABBREVIATIONS and norm[end : end + 1] == ".":
         end += 1
-    return t["multipliers"][word], end  # type: ignore[index]
+    return t.multipliers[word], end
 
 
 def _next_group(norm: str, pos: int, lang: str) -> tuple[list[tuple[str, float]], int] | None:
     """A further group of a composite amount at `pos`: a numeral with its multiplier."""
     t = _tables()
-    join = t["join_re"].match(norm, pos)  # type: ignore[attr-defined]
+    join = t.join_re.match(norm, pos)
     if not join:
         return None
     m = _NUMERAL.match(norm, join.end())
@@ -287,11 +300,9 @@ def _next_group(norm: str, pos: int, lang: str) -> tuple[list[tuple[str, float]]
 
 def _word_mentions(norm: str) -> list[NumberMention]:
     t = _tables()
-    words: dict[str, float] = t["words"]  # type: ignore[assignment]
-    multipliers: dict[str, float] = t["multipliers"]  # type: ignore[assignment]
+    words, multipliers, ambiguous = t.words, t.multipliers, t.ambiguous
     out = []
-    ambiguous: set[str] = t["ambiguous"]  # type: ignore[assignment]
-    for m in t["words_re"].finditer(norm):  # type: ignore[attr-defined]
+    for m in t.words_re.finditer(norm):
         # Words as the lexicon writes them: Ukrainian п'ять keeps its apostrophe.
         found = [(w.group(0).lower(), w.end())
                  for w in regex.finditer(r"[\p{L}\p{M}\u200c]+(?:['\u2019\u02bc][\p{L}\p{M}]+)*", m.group(0))]
@@ -307,11 +318,11 @@ def _word_mentions(norm: str) -> list[NumberMention]:
             # A multiplier alone ("thousands") is vague or a unit, not a number, except right after
             # a comparison word: «более тысячи» is more than one thousand.
             before = regex.search(r"([\p{L}\p{M}]+)[ \u00a0]+$", norm[max(0, m.start() - 30):m.start()])
-            if len(tokens) == 1 and before and before.group(1).lower() in t["one_after"]:  # type: ignore[operator]
+            if len(tokens) == 1 and before and before.group(1).lower() in t.one_after:
                 out.append(NumberMention(m.start(), end, multipliers[tokens[0]], kind="words"))
             continue
         has_mult = any(w in multipliers and w not in words for w in tokens)
-        if not has_mult and all(w in t["ambiguous"] for w in tokens):  # type: ignore[operator]
+        if not has_mult and all(w in ambiguous for w in tokens):
             continue
         value = _combine([("n", words[w]) if w in words else ("m", multipliers[w]) for w in tokens])
         out.append(NumberMention(m.start(), end, value, kind="words"))
@@ -358,8 +369,8 @@ def _cjk_mentions(norm: str) -> list[NumberMention]:
 def _vague_mentions(norm: str) -> list[NumberMention]:
     t = _tables()
     out = []
-    for m in t["vague_re"].finditer(norm):  # type: ignore[attr-defined]
-        lo, hi = t["vague"][m.group(0).lower()]  # type: ignore[index]
+    for m in t.vague_re.finditer(norm):
+        lo, hi = t.vague[m.group(0).lower()]
         out.append(NumberMention(m.start(), m.end(), lo, lo, hi, kind="vague"))
     return out
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from claimstream.core.text import script_of
 from claimstream.ner.kb import KBEntity, load_kb
@@ -40,6 +41,8 @@ from claimstream.ner.place_variants import (
 )
 
 _TERMINAL = "\x00"  # trie key of the payload; never a token
+#: The alias trie: token -> child node, and `_TERMINAL` -> the payload of the alias that ends here.
+Trie = dict[str, Any]
 
 # Case policy of an alias, for scripts with case. Lowercase text must not match
 # "US", "Chad" or "Turkey" ("us", "chad", "turkey"), and "МИД" is not "мид".
@@ -97,11 +100,11 @@ def _case_ok(policy: int, surface: str) -> bool:
 class Gazetteer:
     """Longest-match lookup of KB aliases in text, with inflection variants and case policies."""
 
-    def __init__(self, entities: Iterable[KBEntity], built: tuple[dict, int] | None = None) -> None:
+    def __init__(self, entities: Iterable[KBEntity], built: tuple[Trie, int] | None = None) -> None:
         """`built`: the alias trie and alias count of these same entities, from `parts()` (not rebuilt)."""
         self.entities: list[KBEntity] = list(entities)
         self.by_id = {e.id: e for e in self.entities}
-        self._trie: dict = {}
+        self._trie: Trie = {}
         self.n_aliases = 0
         if built is not None:
             self._trie, self.n_aliases = built
@@ -110,7 +113,7 @@ class Gazetteer:
             for _lang, alias in entity.all_aliases():
                 self._add(alias, index)
 
-    def parts(self) -> tuple[list[KBEntity], dict, int]:
+    def parts(self) -> tuple[list[KBEntity], Trie, int]:
         """The entities, the alias trie and the alias count: `Gazetteer(entities, (trie, count))` rebuilds it."""
         return self.entities, self._trie, self.n_aliases
 
@@ -165,7 +168,7 @@ class Gazetteer:
         """
         first = tokens[i]
         # (trie node, next token index, variants used, characters skipped at the front)
-        frontier: list[tuple[dict, int, int, int]] = []
+        frontier: list[tuple[Trie, int, int, int]] = []
         node = self._trie.get(first.norm)
         if node is not None:
             frontier.append((node, i + 1, 0, 0))

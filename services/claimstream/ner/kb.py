@@ -27,6 +27,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: The shipped knowledge base, built by tools/build_kb.py.
 SHIPPED_KB = Path(__file__).parent / "data" / "kb.jsonl"
@@ -67,8 +68,10 @@ def _fail(path: Path, lineno: int, message: str) -> KBError:
     return KBError(f"{path}:{lineno}: {message}")
 
 
-def parse_line(path: Path, lineno: int, line: str) -> dict[str, object]:
-    """Parse and check one line of a KB file; raise `KBError` naming the file and line."""
+def parse_line(path: Path, lineno: int, line: str) -> dict[str, Any]:
+    """Parse and check one line of a KB file; raise `KBError` naming the file and line.
+
+    The object it returns has the field types checked here (JSON values, hence `Any`)."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -127,9 +130,9 @@ def load_kb(paths: Iterable[str | Path]) -> dict[str, KBEntity]:
     return entities
 
 
-def _merge(entities: dict[str, KBEntity], obj: dict[str, object], path: Path, lineno: int) -> None:
+def _merge(entities: dict[str, KBEntity], obj: dict[str, Any], path: Path, lineno: int) -> None:
     eid = str(obj["id"])
-    aliases: dict[str, list[str]] = obj.get("aliases", {})  # type: ignore[assignment]
+    aliases: dict[str, list[str]] = obj.get("aliases", {})
     current = entities.get(eid)
     if current is None:
         if "type" not in obj or "name" not in obj:
@@ -143,7 +146,7 @@ def _merge(entities: dict[str, KBEntity], obj: dict[str, object], path: Path, li
             aliases={lang: list(names) for lang, names in aliases.items()},
             country=str(obj.get("country", "")),
             parent=str(obj.get("parent", "")),
-            prior=float(prior) if prior is not None else _DEFAULT_PRIOR.get(label, 1.0),  # type: ignore[arg-type]
+            prior=float(prior) if prior is not None else _DEFAULT_PRIOR.get(label, 1.0),
         )
         return
     if "type" in obj:
@@ -155,7 +158,7 @@ def _merge(entities: dict[str, KBEntity], obj: dict[str, object], path: Path, li
     if "parent" in obj:
         current.parent = str(obj["parent"])
     if "prior" in obj:
-        current.prior = float(obj["prior"])  # type: ignore[arg-type]
+        current.prior = float(obj["prior"])
     for lang, names in aliases.items():
         known = current.aliases.setdefault(lang, [])
         known.extend(n for n in names if n not in known)

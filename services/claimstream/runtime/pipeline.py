@@ -52,24 +52,24 @@ class Pipeline:
     def enrich(self, docs: Sequence[Document]) -> list[Document | Rejection]:
         """Run every stage on `docs`; each result is the enriched Document or why it was rejected."""
         results = [admit(doc, self.settings.max_text_chars) for doc in docs]
-        live = [index for index, result in enumerate(results) if isinstance(result, Document)]
+        live = {index: result for index, result in enumerate(results) if isinstance(result, Document)}
         for model in self.models:
             if not live:
                 break
-            outputs = predict_each(model, [results[i] for i in live])  # type: ignore[misc]
-            still_live = []
+            outputs = predict_each(model, list(live.values()))
+            still_live = {}
             for index, output in zip(live, outputs, strict=True):
                 results[index] = output
                 if isinstance(output, Document):
                     mark_processed(output, model.service)
-                    still_live.append(index)
+                    still_live[index] = output
             live = still_live
         if self.groups is not None:
-            for index in live:
+            for index, doc in live.items():
                 try:
-                    self.groups.merge_document(results[index])
+                    self.groups.merge_document(doc)
                 except Exception as exc:  # this document's fault: the groups keep their state
-                    log.exception("claim groups: merging %s failed", results[index].id)  # type: ignore[union-attr]
+                    log.exception("claim groups: merging %s failed", doc.id)
                     results[index] = Rejection("processing_error", f"merge: {type(exc).__name__}: {exc}"[:2000])
         return results
 

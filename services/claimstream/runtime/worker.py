@@ -272,7 +272,8 @@ class StageWorker:
         for tp in consumer.assignment():
             if tp.topic != self.spec.input_topic:
                 continue
-            highwater = consumer.highwater(tp)
+            # Typed as int, but None until the first fetch of the partition has returned.
+            highwater: int | None = consumer.highwater(tp)
             # Faust keeps the committed offsets privately; the public position() is the fetch
             # position, which runs ahead of processing.
             committed = consumer._committed_offset.get(tp)  # type: ignore[attr-defined]  # noqa: SLF001

@@ -160,7 +160,7 @@ def _graphs(model: Any, architecture: str) -> tuple[Any, Any]:
     def split(x: torch.Tensor) -> torch.Tensor:
         return x.reshape(x.shape[0], x.shape[1], heads, head_dim).transpose(1, 2)
 
-    def attend(attn: Any, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None):
+    def attend(attn: Any, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None) -> Any:
         q = split(attn.q_proj(x)) * (head_dim**-0.5)
         scores = torch.matmul(q, k.transpose(-1, -2))
         if mask is not None:
