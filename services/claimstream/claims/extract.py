@@ -13,60 +13,18 @@ import regex
 from claimstream.claims.lexicons import load, spellings
 from claimstream.claims.numbers import NumberMention, normalize_digits
 from claimstream.core.schema import Entity, EntityRef
-from claimstream.core.text import chunk_spans
-
-# Sentence ends: Latin/Cyrillic . ! ?, Devanagari danda ।, Arabic ؟ and Urdu full stop ۔,
-# CJK 。！？. A period between digits (5.6) or after a single capital (U.S.) does not end one.
-_SENTENCE_END = regex.compile(
-    r"(?<!\b\p{Lu})(?<!\d)[.!?](?=[\s\u00a0\"'»”)]|$)|(?<=\d)[.](?=\s|$)|[।॥؟۔](?=\s|$|\S)|[。！？]"
-)
-
+from claimstream.core.sentences import sentence_spans
 
 #: Longest span treated as one sentence. News sentences stay well under it; a text without
 #: sentence punctuation (a list, a transcript, hostile input) is cut into clauses of at most this,
 #: so the work per claim (attribution, triggers, context) is bounded whatever the document.
 MAX_SENTENCE_CHARS = 600
-_CLAUSE_MARKS = ";؛,،，、:"
-
-
-# A period after these does not end a sentence: titles before a name ("Dr. Smith"), and unit
-# abbreviations before a lower-case word ("1,3 тыс. частных домов"; "5 тыс. В городе" does end).
-_TITLE_DOT = regex.compile(r"(?<![\p{L}])(?:Dr|Mr|Mrs|Ms|Prof|Gen|Sen|Gov|Sgt|Col|Lt|St|Mt)\.$")
-_UNIT_DOT = regex.compile(r"(?<![\p{L}])(?:тыс|тис|млн|млрд|руб|грн|долл|чел|коп|km|mln|mio|mrd|bn)\.$", regex.I)
-
-
-def _ends_sentence(text: str, m: regex.Match[str]) -> bool:
-    if m.group(0) != ".":
-        return True
-    before = text[max(0, m.start() - 6):m.end()]
-    if _TITLE_DOT.search(before):
-        return False
-    if _UNIT_DOT.search(before):
-        rest = text[m.end():m.end() + 3].lstrip()
-        return not rest or not (rest[0].islower() or rest[0].isdigit())
-    return True
 
 
 def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[tuple[int, int]]:
     """Sentence spans (start, end) in code points, whitespace trimmed, in order, none longer than
-    `max_chars` (a longer one is cut at its last clause break or space before the limit)."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(text):
-        if not _ends_sentence(text, m):
-            continue
-        spans.extend(chunk_spans(text, start, m.end(), max_chars, _CLAUSE_MARKS))
-        start = m.end()
-    spans.extend(chunk_spans(text, start, len(text), max_chars, _CLAUSE_MARKS))
-    out = []
-    for s, e in spans:
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if e > s:
-            out.append((s, e))
-    return out
+    `max_chars` (`core.sentences`: the splitter every stage shares)."""
+    return sentence_spans(text, max_chars)
 
 
 @dataclass(frozen=True)

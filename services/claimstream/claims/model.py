@@ -454,13 +454,28 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
         largest[c.predicate] = max(largest.get(c.predicate, 0.0), n.value)
 
 
+class _KnowledgeBase:
+    """The KB files the claims stage reads places from: the ner stage's (`ner_kb_paths`), set by
+    each ClaimModel; the shipped KB until one is made."""
+
+    extra: str = ""
+
+
+def _use_knowledge_base(extra: str) -> None:
+    if extra != _KnowledgeBase.extra:
+        _KnowledgeBase.extra = extra
+        for table in (_kb_entities, _kb_region_names, _kb_countries):
+            table.cache_clear()
+
+
 @cache
 def _kb_entities() -> dict[str, Any]:
-    """The knowledge base, read once for the claims stage's country lookups ({} if unreadable)."""
-    from claimstream.ner.kb import kb_paths, load_kb
+    """The knowledge base for the claims stage's country lookups ({} if unreadable): the copy the
+    ner stage reads (`ner.kb.knowledge_base`), so a pipeline in one process reads it once."""
+    from claimstream.ner.kb import kb_paths, knowledge_base
 
     try:
-        return dict(load_kb(kb_paths("")))
+        return knowledge_base(kb_paths(_KnowledgeBase.extra))
     except Exception:  # the ner stage reports a broken KB; claims then key by id prefix
         log.exception("claims: knowledge base unreadable; places key by their own id")
         return {}
@@ -499,6 +514,7 @@ class ClaimModel:
 
     def __init__(self, settings: Settings, embedder: PredicateEmbedder | None = None) -> None:
         self.settings = settings
+        _use_knowledge_base(settings.ner_kb_paths)
         self.threshold = settings.claims_predicate_threshold
         if settings.claims_predicate_fallback not in FALLBACKS:
             raise ValueError(f"claims_predicate_fallback must be one of {', '.join(FALLBACKS)}, not "

@@ -38,7 +38,7 @@ from claimstream.core.model import StageModel
 from claimstream.core.schema import Claim, ClaimGroup, Document, Rejection, encode_message, parse_message
 from claimstream.core.settings import Settings
 from claimstream.kafka.deadletters import UndeliveredError, send_dead_letter
-from claimstream.runtime.worker import AfterBatch, StageSpec, consume_batches
+from claimstream.runtime.worker import AfterBatch, StageSpec, consume_batches, raw_topic
 
 
 def claim_document(claim: Claim) -> Document:
@@ -49,19 +49,15 @@ def claim_document(claim: Claim) -> Document:
     return doc
 
 
-def _raw_topic(app: faust.App, name: str) -> Any:
-    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-
 class GroupAgent:
     """The second agent: claims.normalized -> the group store -> claims.groups (dead letters to
     claims.normalized.dlq). `publish_claims` is the first agent's after-batch hook, which feeds it."""
 
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self.settings = settings
-        self.claims_topic = _raw_topic(app, settings.topic_claims)
-        self.groups_topic = _raw_topic(app, settings.topic_groups)
-        self.claims_dlq = _raw_topic(app, settings.dlq_topic(settings.topic_claims))
+        self.claims_topic = raw_topic(app, settings.topic_claims)
+        self.groups_topic = raw_topic(app, settings.topic_groups)
+        self.claims_dlq = raw_topic(app, settings.dlq_topic(settings.topic_claims))
         self.store = GroupStore(settings)
         app.on_partitions_revoked.connect(self.on_revoked)
         app.agent(self.claims_topic, name="claims.groups")(self.group_claims)
@@ -70,7 +66,7 @@ class GroupAgent:
         self.store.drop({tp.partition for tp in revoked or () if tp.topic == self.settings.topic_claims})
 
     async def group_claims(self, stream: Any) -> None:
-        await consume_batches(stream, self.settings.max_batch * 4, self.settings.max_wait, "claims",
+        await consume_batches(stream, self.settings.group_max_batch, self.settings.max_wait, "claims",
                               self.merge_batch)
 
     async def merge_batch(self, events: Any) -> None:
@@ -132,4 +128,5 @@ def _setup(settings: Settings, app: faust.App, model: StageModel) -> AfterBatch:
 
 
 def spec(settings: Settings) -> StageSpec:
-    return StageSpec.of("claims", settings, lambda: load(settings), setup=partial(_setup, settings))
+    return StageSpec.of("claims", settings, lambda: load(settings), setup=partial(_setup, settings),
+                        other_takes=(settings.group_max_batch,))

@@ -29,13 +29,10 @@ def decode_for_topic(
 ) -> dict[str, Any]:
     """A message from any pipeline topic as a JSON-able dict."""
     from claimstream.core.schema import Claim, ClaimGroup, document_to_dict, parse_message
-    from claimstream.kafka.deadletters import DLQ_HEADER_PREFIX
+    from claimstream.kafka.deadletters import split_headers
 
     if topic.endswith(settings.dlq_suffix):
-        record: dict[str, Any] = {
-            name[len(DLQ_HEADER_PREFIX):]: raw.decode("utf-8", "replace")
-            for name, raw in headers if name.startswith(DLQ_HEADER_PREFIX)
-        }
+        record: dict[str, Any] = dict(split_headers(headers)[0])
         try:
             record["value"] = value.decode("utf-8")
         except UnicodeDecodeError:

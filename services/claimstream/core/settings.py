@@ -125,6 +125,9 @@ class Settings:
     )
     max_batch: int = _setting(32, "Most messages a stage takes into one model batch.", "runtime")
     max_wait: float = _setting(0.2, "Longest wait (s) to fill a batch before running it.", "runtime")
+    group_max_batch: int = _setting(
+        128, "Most claims the claims service's group agent merges before it sends the changed groups "
+        "(a document gives several claims).", "runtime")
     max_text_chars: int = _setting(
         1_000_000, "Longest document text (characters); longer ones go to the DLQ as `text_too_large`.", "runtime"
     )

@@ -192,14 +192,21 @@ def _int_or_none(raw: str) -> int | None:
         return None
 
 
-def _dead_letter(record: Any) -> DeadLetter:
+def split_headers(headers: Sequence[tuple[str, bytes | None]]) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+    """A dead letter's headers as (its DLQ fields by name without the prefix: reason, detail, stage,
+    topic, ...; the original message's own headers)."""
     found: dict[str, str] = {}
     own: list[tuple[str, bytes]] = []
-    for name, raw in record.headers or []:
+    for name, raw in headers:
         if name.startswith(DLQ_HEADER_PREFIX):
             found[name[len(DLQ_HEADER_PREFIX):]] = (raw or b"").decode("utf-8", "replace")
         else:
-            own.append((name, raw))
+            own.append((name, raw or b""))
+    return found, own
+
+
+def _dead_letter(record: Any) -> DeadLetter:
+    found, own = split_headers(record.headers or [])
     return DeadLetter(
         topic=record.topic,
         partition=record.partition,

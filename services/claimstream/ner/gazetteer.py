@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.text import script_of
-from claimstream.ner.kb import KBEntity, load_kb
+from claimstream.ner.kb import KBEntity, knowledge_base, remember_knowledge_base
 from claimstream.ner.normalize import (
     NORMALIZER_VERSION,
     Token,
@@ -347,7 +347,7 @@ def load_gazetteer(paths: Sequence[str | Path], cache_dir: Path | None = None) -
     try:
         cache_file = (cache_dir or default_cache_dir()) / f"index-{_cache_key(files)}.pickle"
     except OSError:
-        pass  # a missing file: load_kb below reports it with its name
+        pass  # a missing file: knowledge_base below reports it with its name
     if cache_file is not None and cache_file.exists():
         gc.disable()  # unpickling many small dicts is 3x faster without the collector
         try:
@@ -358,8 +358,9 @@ def load_gazetteer(paths: Sequence[str | Path], cache_dir: Path | None = None) -
         finally:
             gc.enable()
     if entities is not None:
+        remember_knowledge_base(files, entities)
         return Gazetteer(entities, (trie, n_aliases))
-    gazetteer = Gazetteer(load_kb(files).values())
+    gazetteer = Gazetteer(knowledge_base(files).values())
     if cache_file is not None:
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)

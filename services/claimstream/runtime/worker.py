@@ -1,6 +1,6 @@
 """The stage runner: one Faust worker per service, shared by every stage.
 
-A worker consumes its input topic in batches (`stream.take_events(max_batch,
+A worker consumes its input topic in batches (`stream.take_events(spec.max_batch,
 within=max_wait)`), decodes and validates each message, runs the service's model
 on the valid ones in a worker thread (so heartbeats and `/metrics` keep
 answering), produces each result keyed by document id, sends what failed to the
@@ -8,7 +8,7 @@ stage's DLQ, and only then lets Faust ack the batch: offsets are committed after
 the outputs are acknowledged by the broker (at least once).
 
 Backpressure: the next batch is not taken until this one is delivered, and
-Faust's stream buffer is bounded (`stream_buffer_maxsize`), so a slow model
+Faust's stream buffer is bounded (`StageSpec.stream_buffer`), so a slow model
 slows consumption instead of filling memory.
 
 Poison: whatever one message makes go wrong — intake, the model, encoding, an output
@@ -54,7 +54,7 @@ AfterBatch = Callable[[list[Document]], Awaitable[list[Awaitable[Any]]]]
 
 @dataclass
 class StageSpec:
-    """How one service is wired: its topics and its model."""
+    """How one service is wired: its topics, its model and its batch limits."""
 
     service: str
     input_topic: str
@@ -62,13 +62,34 @@ class StageSpec:
     load_model: Callable[[], StageModel]
     #: Optional: given the Faust app and the model, set up tables and return an AfterBatch hook.
     setup: Callable[[faust.App, StageModel], AfterBatch] | None = None
+    #: Most messages the stage's agent takes into one model batch.
+    max_batch: int = 32
+    #: Takes of the other agents `setup` adds to the app (claims: the group agent's).
+    other_takes: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, name: str, settings: Settings, load_model: Callable[[], StageModel],
-           setup: Callable[[faust.App, StageModel], AfterBatch] | None = None) -> StageSpec:
+           setup: Callable[[faust.App, StageModel], AfterBatch] | None = None,
+           other_takes: tuple[int, ...] = ()) -> StageSpec:
         """The spec of stage `name`, its topics from the stage table (`settings.STAGES`)."""
         wiring = stage(name)
-        return cls(name, wiring.input_topic(settings), wiring.output_topic(settings), load_model, setup)
+        return cls(name, wiring.input_topic(settings), wiring.output_topic(settings), load_model, setup,
+                   max_batch=settings.max_batch, other_takes=other_takes)
+
+    @property
+    def stream_buffer(self) -> int:
+        """Messages Faust may hold ahead of an agent: `STREAM_BUFFER_TAKES` of the largest take
+        (at least 64). Bounded, so a slow model slows consumption instead of filling memory."""
+        return max(STREAM_BUFFER_TAKES * max((self.max_batch, *self.other_takes)), 64)
+
+
+#: How many takes the stream buffer holds ahead of an agent.
+STREAM_BUFFER_TAKES = 4
+
+
+def raw_topic(app: faust.App, name: str) -> Any:
+    """Topic `name` of `app` with bytes keys and values: the stages decode messages themselves."""
+    return app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 
 
 def _is_broker_error(exc: BaseException) -> bool:
@@ -94,8 +115,9 @@ def broker_credentials(settings: Settings) -> Any:
     return None
 
 
-def make_app(settings: Settings, service: str) -> faust.App:
-    """A Faust app for `service` whose consumer group is `<group_prefix>-<service>`."""
+def make_app(settings: Settings, service: str, stream_buffer: int = 128) -> faust.App:
+    """A Faust app for `service` whose consumer group is `<group_prefix>-<service>`; each of its
+    streams holds at most `stream_buffer` messages ahead of its agent."""
     return faust.App(
         f"{settings.group_prefix}-{service}",
         broker=faust_broker_url(settings),
@@ -116,7 +138,7 @@ def make_app(settings: Settings, service: str) -> faust.App:
         producer_acks=-1,
         producer_max_request_size=settings.max_message_bytes,
         consumer_max_fetch_size=settings.max_message_bytes,
-        stream_buffer_maxsize=max(4 * settings.max_batch, 64),
+        stream_buffer_maxsize=stream_buffer,
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
     )
@@ -157,14 +179,10 @@ class StageWorker:
         self.model = model if model is not None else spec.load_model()
         self.ready = False
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{spec.service}-model")
-        self.app = make_app(settings, spec.service)
-
-        def raw_topic(name: str) -> Any:
-            return self.app.topic(name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-
-        self.input = raw_topic(spec.input_topic)
-        self.output = raw_topic(spec.output_topic)
-        self.dlq = raw_topic(settings.dlq_topic(spec.input_topic))
+        self.app = make_app(settings, spec.service, spec.stream_buffer)
+        self.input = raw_topic(self.app, spec.input_topic)
+        self.output = raw_topic(self.app, spec.output_topic)
+        self.dlq = raw_topic(self.app, settings.dlq_topic(spec.input_topic))
         self.after_batch: AfterBatch | None = spec.setup(self.app, self.model) if spec.setup else None
 
         self.app.agent(self.input, name=f"{spec.service}.process")(self._consume)
@@ -192,7 +210,7 @@ class StageWorker:
 
     # -- processing --------------------------------------------------------
     async def _consume(self, stream: Any) -> None:
-        await consume_batches(stream, self.settings.max_batch, self.settings.max_wait, self.spec.service, self.process)
+        await consume_batches(stream, self.spec.max_batch, self.settings.max_wait, self.spec.service, self.process)
 
     async def _send_dlq(self, message: Any, rejection: Rejection) -> Awaitable[Any]:
         return await send_dead_letter(self.dlq, message, rejection, self.spec.service, self.settings.max_message_bytes)

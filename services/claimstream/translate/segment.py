@@ -1,8 +1,8 @@
 """Cutting documents into translatable pieces and packing them into batches.
 
 A document becomes blocks (lines, with the exact whitespace between them kept),
-blocks become sentences (script-aware: Latin `.?!`, Hindi danda `।`/`॥`, Arabic
-and Persian `؟` and Urdu `۔`, CJK `。！？`), and a sentence longer than the model
+blocks become sentences (`core.sentences`, script-aware: Latin `.?!`, Hindi danda
+`।`/`॥`, Arabic and Persian `؟` and Urdu `۔`, CJK `。！？`), and a sentence longer than the model
 takes is cut at token level on a word boundary. Pieces are sorted by length and
 packed into batches under a padded-token budget; `reassemble` puts the
 translations back in document order.
@@ -15,25 +15,10 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# A sentence ends at one of these, optionally followed by closing quotes/brackets.
-# The Arabic comma (،) and semicolon (؛) are clause marks, not sentence ends:
-# they are only used as preferred cut points for over-long sentences.
-_TERMINATORS = ".!?…।॥؟۔。！？"
-_CLOSERS = "\"'”’»›)]}」』"
-_SENTENCE_END = re.compile(
-    rf"[{re.escape(_TERMINATORS)}]+[{re.escape(_CLOSERS)}]*(?=\s+|$)"
-)
+from claimstream.core.sentences import sentence_spans
+
 # Tokens after which a cut is least harmful, when a sentence must be cut.
 CLAUSE_MARKS = frozenset(",;:،؛、，；：-–—")
-
-# Lower-cased words that end with a period without ending the sentence.
-ABBREVIATIONS = frozenset(
-    """
-    mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt gov sen rep pres rev hon
-    vs etc e.g i.e cf al approx est no nos vol fig jan feb mar apr jun jul aug sep sept oct nov dec
-    inc ltd co corp dept univ assn bros u.s u.k u.n e.u a.m p.m
-    """.split()
-)
 
 _BLOCK_SEPARATOR = re.compile(r"[ \t\r]*\n\s*")
 
@@ -73,43 +58,10 @@ def join_blocks(blocks: Sequence[str], seps: Sequence[str]) -> str:
     return "".join(out)
 
 
-def _is_abbreviation(text: str, end: int) -> bool:
-    """Whether the period ending at `end` closes an abbreviation or an initial, not a sentence."""
-    if text[end - 1] != ".":
-        return False
-    start = end - 1
-    while start > 0 and not text[start - 1].isspace() and text[start - 1] not in "\"'“‘«(":
-        start -= 1
-    word = text[start:end - 1]
-    if not word:
-        return False
-    if word.lower() in ABBREVIATIONS:
-        return True
-    # A single capital letter ("J. Smith") is an initial.
-    return len(word) == 1 and word.isalpha() and word.isupper()
-
-
 def split_sentences(block: str) -> list[str]:
-    """Sentences of one line of text, each stripped; empty input gives no sentences.
-
-    Splits after a terminator (with any closing quotes) that is followed by whitespace,
-    except after a known abbreviation or a single-letter initial, and never inside a
-    number ("3.5", "20.000").
-    """
-    sentences: list[str] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(block):
-        end = match.end()
-        if match.group(0) == "." and _is_abbreviation(block, end):
-            continue
-        piece = block[start:end].strip()
-        if piece:
-            sentences.append(piece)
-        start = end
-    tail = block[start:].strip()
-    if tail:
-        sentences.append(tail)
-    return sentences
+    """Sentences of one line of text, each stripped; empty input gives no sentences
+    (`core.sentences`: the splitter every stage shares)."""
+    return [block[start:end] for start, end in sentence_spans(block)]
 
 
 def cut_tokens(

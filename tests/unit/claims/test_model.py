@@ -328,3 +328,26 @@ def test_a_capitalised_place_that_opens_a_sentence_is_still_an_actor(model: Clai
     doc = _statement_doc("no-dateline", "en", "North Korea has sent about 10,000 troops to Russia - officials said.")
     model.predict([doc])
     assert [c.subject.id for c in doc.claims if c.predicate == "troops_deployed"] == ["country:KP"]
+
+
+def test_places_from_the_operators_extra_kb_files_key_claims_by_their_country(tmp_path: Path) -> None:
+    """`ner_kb_paths` adds entities the ner stage links to; the claims stage reads the same files
+    (one copy per process, `ner.kb.knowledge_base`), so a town only the extra file knows still
+    keys its event by its country."""
+    extra = tmp_path / "towns.jsonl"
+    extra.write_text('{"id": "city:np-testville", "type": "GPE", "name": "Testville", "country": "NP"}\n',
+                     encoding="utf-8")
+    text = "Floods displaced about 20,000 people in Testville, officials said."
+    keys = {}
+    for name, paths in (("shipped", ""), ("extra", str(extra))):
+        claims_model = load(Settings(ner_kb_paths=paths))
+        doc = _statement_doc(f"testville-{name}", "en", text)
+        start = text.index("Testville")
+        doc.entities.append(Entity(text="Testville", label="GPE", start=start, end=start + 9,
+                                   canonical_id="city:np-testville", canonical_name="Testville",
+                                   found_in=Entity.SOURCE_TEXT))
+        claims_model.predict([doc])
+        keys[name] = [c.key for c in doc.claims if c.predicate == "people_displaced"]
+    assert keys["extra"] and all("country:NP" in key for key in keys["extra"])
+    assert not any("country:NP" in key for key in keys["shipped"])
+    load(Settings())  # the shipped KB again, for the tests after this one
