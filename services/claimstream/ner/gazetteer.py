@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.text import script_of
-from claimstream.ner.kb import KBEntity, knowledge_base, remember_knowledge_base
+from claimstream.ner.kb import KBEntity, files_key, knowledge_base, remember_knowledge_base
 from claimstream.ner.normalize import (
     NORMALIZER_VERSION,
     Token,
@@ -321,9 +321,8 @@ _INDEX_FORMAT = 1
 
 def _cache_key(paths: Sequence[Path]) -> str:
     digest = hashlib.sha256(f"{_INDEX_FORMAT}:{NORMALIZER_VERSION}".encode())
-    for path in paths:
-        stat = path.stat()
-        digest.update(f"|{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    for path, size, mtime in files_key(paths):
+        digest.update(f"|{path}:{size}:{mtime}".encode())
     return digest.hexdigest()[:24]
 
 

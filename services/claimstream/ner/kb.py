@@ -164,33 +164,39 @@ def _merge(entities: dict[str, KBEntity], obj: dict[str, Any], path: Path, linen
         known.extend(n for n in names if n not in known)
 
 
-_LOADED: dict[tuple[tuple[Path, int, int], ...], dict[str, KBEntity]] = {}
+_LOADED: dict[tuple[tuple[str, int, int], ...], dict[str, KBEntity]] = {}
 
 
-def _files_key(paths: Iterable[str | Path]) -> tuple[tuple[Path, int, int], ...]:
+def files_key(paths: Iterable[str | Path]) -> tuple[tuple[str, int, int], ...]:
+    """Each KB file as (resolved path, size, modification time): what says the files are unchanged.
+    Raises OSError for a file that cannot be read."""
     key = []
     for raw in paths:
         path = Path(raw)
-        try:
-            stat = path.stat()
-            key.append((path, stat.st_size, stat.st_mtime_ns))
-        except OSError:
-            key.append((path, -1, -1))  # load_kb reports it
+        stat = path.stat()
+        key.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns))
     return tuple(key)
 
 
 def knowledge_base(paths: Iterable[str | Path]) -> dict[str, KBEntity]:
     """`load_kb(paths)`, read once per process while the files are unchanged: the ner stage's
     gazetteer and the claims stage's place lookups share one copy. Callers must not change it."""
-    key = _files_key(paths)
+    paths = list(paths)
+    try:
+        key = files_key(paths)
+    except OSError:
+        return load_kb(paths)  # raises KBError naming the file
     if key not in _LOADED:
-        _LOADED[key] = load_kb(path for path, _, _ in key)
+        _LOADED[key] = load_kb(paths)
     return _LOADED[key]
 
 
 def remember_knowledge_base(paths: Iterable[str | Path], entities: Iterable[KBEntity]) -> None:
     """Record entities read another way (the gazetteer's index cache) as the KB of these files."""
-    _LOADED.setdefault(_files_key(paths), {e.id: e for e in entities})
+    try:
+        _LOADED.setdefault(files_key(paths), {e.id: e for e in entities})
+    except OSError:
+        pass  # a file gone since the index was read: the next knowledge_base() call reports it
 
 
 def kb_paths(extra: str) -> list[Path]:

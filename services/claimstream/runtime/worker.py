@@ -115,7 +115,7 @@ def broker_credentials(settings: Settings) -> Any:
     return None
 
 
-def make_app(settings: Settings, service: str, stream_buffer: int = 128) -> faust.App:
+def make_app(settings: Settings, service: str, stream_buffer: int) -> faust.App:
     """A Faust app for `service` whose consumer group is `<group_prefix>-<service>`; each of its
     streams holds at most `stream_buffer` messages ahead of its agent."""
     return faust.App(
