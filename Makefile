@@ -29,7 +29,7 @@ protos: install
 		--grpc_python_out=services protos/claimstream/v1/*.proto
 
 lint: typecheck
-	$(VENV)/bin/ruff check services tests benchmarks
+	$(VENV)/bin/ruff check services tests benchmarks tools fuzz
 
 # mypy over the package (services/claimstream; settings in pyproject.toml [tool.mypy]). CI runs it before the tests.
 typecheck: install

@@ -19,10 +19,11 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from claimstream.runtime.batching import token_batches
 from claimstream.translate.export import EXPORT_REVISION, export_model
 from claimstream.translate.model import OnnxTranslator
 from claimstream.translate.search import SearchOptions
-from claimstream.translate.segment import Piece, token_batches
+from claimstream.translate.segment import Piece
 
 from benchmarks.harness import measure, print_table, save_results
 from tests.fixtures.tiny_marian import CORPUS, build_opus_mt_sized

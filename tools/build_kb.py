@@ -454,7 +454,9 @@ def refresh_ambiguous(corpus_dir: Path, stop_words: set[str]) -> int:
         norm = normalize(alias)
         if " " in norm or _script(alias) not in ("latin", "cyrillic"):
             continue
-        if (lower.get(norm, 0) >= 3 and lower.get(norm, 0) > loc.get(norm, 0)) or (per.get(norm, 0) >= 2 and per.get(norm, 0) > loc.get(norm, 0)):
+        as_place = loc.get(norm, 0)
+        as_word, as_person = lower.get(norm, 0), per.get(norm, 0)
+        if (as_word >= 3 and as_word > as_place) or (as_person >= 2 and as_person > as_place):
             words.add(norm)
     header = ("# One-word names left out of the KB's subdivisions and cities: ordinary words or people's names\n"
               "# in the ner-train train splits (tools/build_kb.py --refresh-sources; see refresh_ambiguous).\n")

@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     started = time.perf_counter()
     embedder = PredicateEmbedder()
-    encoder = embedder._encoder  # the same ONNX encoder build the stage runs
+    encoder = embedder.encoder  # the same ONNX encoder build the stage runs
     model = ClaimModel(Settings(), embedder=embedder)
     classes = sorted(n for n, e in vocabulary().items() if e["kind"] == "quantity") + [OTHER]
     rules = [*classes[:-1], NO_RULE, RULE_ABSTAIN]

@@ -29,8 +29,8 @@ import numpy as np
 
 from claimstream.core.model import ModelLoadError
 from claimstream.encoder.build import DEFAULT_FORMAT, OUTPUTS, BuiltEncoder, build
+from claimstream.runtime.batching import token_batches
 from claimstream.runtime.onnx import Threads, select_providers, session_options
-from claimstream.translate.segment import Piece, token_batches
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,15 @@ class Tokens:
 
     ids: np.ndarray
     offsets: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Window:
+    """Up to `window` content tokens of one text: `doc` is the text, `group` its length class."""
+
+    doc: int
+    ids: list[int]
+    group: int
 
 
 @dataclass(frozen=True)
@@ -136,8 +145,8 @@ class Encoder:
 
     # --- running the graph ---------------------------------------------------
 
-    def _windows(self, tokens: Sequence[Tokens]) -> list[Piece]:
-        """Every window of every text: `doc` is the text, `part` the window, `ids` its content tokens.
+    def _windows(self, tokens: Sequence[Tokens]) -> list[_Window]:
+        """Every window of every text, in text order.
 
         `group` is the window's length class (lengths within a factor of 2), so a batch
         never pads a 20-token sentence to the width of a 510-token window.
@@ -145,13 +154,12 @@ class Encoder:
         pieces = []
         for doc, tok in enumerate(tokens):
             n = len(tok.ids)
-            for part, start in enumerate(range(0, max(n, 1), self.window)):
+            for start in range(0, max(n, 1), self.window):
                 ids = tok.ids[start: start + self.window].tolist()
-                pieces.append(Piece(doc=doc, field=0, block=0, sentence=0, part=part, ids=ids,
-                                    group=str((len(ids) + 2).bit_length())))
+                pieces.append(_Window(doc=doc, ids=ids, group=(len(ids) + 2).bit_length()))
         return pieces
 
-    def _run(self, pieces: Sequence[Piece], output: str) -> dict[int, np.ndarray]:
+    def _run(self, pieces: Sequence[_Window], output: str) -> dict[int, np.ndarray]:
         """Hidden states [len + 2, ...] of each window (with `<s>`/`</s>`), keyed by its index in `pieces`."""
         index = {id(p): k for k, p in enumerate(pieces)}
         results: dict[int, np.ndarray] = {}

@@ -26,6 +26,7 @@ from typing import Any
 from claimstream.core.model import ModelLoadError
 from claimstream.core.schema import Document, Rejection, Translation
 from claimstream.core.settings import Settings, SettingsError
+from claimstream.runtime.batching import token_batches
 from claimstream.runtime.onnx import Threads, select_providers, session_options
 from claimstream.translate.export import EXPORT_REVISION, MANIFEST_FORMAT
 from claimstream.translate.langcodes import model_language_code
@@ -38,7 +39,6 @@ from claimstream.translate.segment import (
     needs_model,
     split_blocks,
     split_sentences,
-    token_batches,
 )
 
 log = logging.getLogger(__name__)

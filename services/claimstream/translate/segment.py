@@ -4,7 +4,7 @@ A document becomes blocks (lines, with the exact whitespace between them kept),
 blocks become sentences (`core.sentences`, script-aware: Latin `.?!`, Hindi danda
 `।`/`॥`, Arabic and Persian `؟` and Urdu `۔`, CJK `。！？`), and a sentence longer than the model
 takes is cut at token level on a word boundary. Pieces are sorted by length and
-packed into batches under a padded-token budget; `reassemble` puts the
+packed into batches under a padded-token budget (`runtime.batching`); `reassemble` puts the
 translations back in document order.
 """
 
@@ -114,30 +114,3 @@ class Piece:
     group: str        # model key (pieces of different models never share a batch)
     source_lang: str = ""
 
-
-def token_batches(pieces: Sequence[Piece], max_batch_tokens: int, extra_tokens: int = 0) -> list[list[Piece]]:
-    """Pack pieces into batches whose padded size (rows x longest row) stays within the budget.
-
-    Pieces are sorted longest first, so rows in a batch have similar lengths and padding is
-    small; each batch holds pieces of one model group only. A single piece longer than the
-    budget gets a batch of its own. `extra_tokens` counts special tokens added per row.
-    """
-    batches: list[list[Piece]] = []
-    by_group: dict[str, list[Piece]] = {}
-    for piece in pieces:
-        by_group.setdefault(piece.group, []).append(piece)
-    for group in by_group.values():
-        group.sort(key=lambda p: len(p.ids), reverse=True)
-        current: list[Piece] = []
-        longest = 0
-        for piece in group:
-            length = len(piece.ids) + extra_tokens
-            width = max(longest, length)
-            if current and width * (len(current) + 1) > max_batch_tokens:
-                batches.append(current)
-                current, width = [], length
-            current.append(piece)
-            longest = width
-        if current:
-            batches.append(current)
-    return batches

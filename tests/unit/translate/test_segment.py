@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from claimstream.translate.segment import Piece, cut_tokens, join_blocks, split_blocks, split_sentences, token_batches
+from claimstream.translate.segment import cut_tokens, join_blocks, split_blocks, split_sentences
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -56,20 +56,3 @@ def test_cut_prefers_clause_marks_then_word_starts() -> None:
 def test_cut_without_boundaries_cuts_at_the_limit() -> None:
     runs = cut_tokens(list(range(25)), 10, lambda _: False, lambda _: False)
     assert [len(run) for run in runs] == [10, 10, 5]
-
-
-def test_token_batches_respect_budget_and_keep_every_piece() -> None:
-    pieces = [Piece(doc=i % 3, field=0, block=0, sentence=i, part=0, ids=[1] * (1 + (i * 7) % 23), group="m")
-              for i in range(40)]
-    batches = token_batches(pieces, 64)
-    assert sorted(id(p) for b in batches for p in b) == sorted(id(p) for p in pieces)
-    for batch in batches:
-        width = max(len(p.ids) for p in batch)
-        assert width * len(batch) <= 64 or len(batch) == 1
-        assert [len(p.ids) for p in batch] == sorted((len(p.ids) for p in batch), reverse=True)
-
-
-def test_token_batches_never_mix_models() -> None:
-    pieces = [Piece(0, 0, 0, i, 0, [1, 2], "a" if i % 2 else "b") for i in range(6)]
-    for batch in token_batches(pieces, 1000):
-        assert len({p.group for p in batch}) == 1

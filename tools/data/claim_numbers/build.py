@@ -8,7 +8,6 @@ Usage: python tools/data/claim_numbers/build.py  (writes train.jsonl, prints cou
 """
 import json
 import re
-import sys
 from collections import Counter
 from pathlib import Path
 
