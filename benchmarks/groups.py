@@ -89,6 +89,7 @@ def _member(claim: Claim, doc: Document) -> ClaimGroupMember:
         member.time.CopyFrom(claim.time)
     if doc.HasField("published_at"):
         member.published_at.CopyFrom(doc.published_at)
+    member.superseded = claim.superseded
     return member
 
 
@@ -171,8 +172,8 @@ def _disputing_pair(class_a: list[ClaimGroupMember], class_b: list[ClaimGroupMem
         else (class_b, class_a)
     for x in low[:64]:
         for y in high[:64]:
-            if x.doc_id == y.doc_id or not _two_sources(x, y):
-                continue
+            if x.doc_id == y.doc_id or x.superseded or y.superseded or not _two_sources(x, y):
+                continue  # one document's figures, a document's smaller figure, or not two vouched sources
             tx, ty = as_of(x), as_of(y)
             if tx is None or ty is None:
                 continue  # no time, no order: an update cannot be told from a dispute
@@ -299,7 +300,7 @@ def _headline_rank(m: ClaimGroupMember) -> tuple[bool, tuple[str, int, int, str,
 def _copy_key(m: ClaimGroupMember) -> tuple[object, ...]:
     """What two members of different documents share when one is a republished copy of the other."""
     return (m.source, m.language, m.source_text, m.start, m.end, m.attribution.id, m.attribution.name,
-            m.quantity.surface, m.time.surface, _value_signature(m))
+            m.quantity.surface, m.time.surface, _value_signature(m), m.superseded)
 
 
 def _fold(kept: list[ClaimGroupMember], member: ClaimGroupMember, new: ClaimGroupMember) -> None:

@@ -31,6 +31,11 @@ Rules:
   linked one), that disagree under these rules; the reason names both sources, languages,
   as-of dates and figures. An unattributed figure is never called a conflict. Two figures
   of one document are the claim model's to judge (`Claim.contradiction`).
+- A document speaks by its largest figure of a count that only grows: a member the claim model
+  marks `superseded` (its document gives a larger figure of the key: an earlier figure, a part,
+  the lower side of a dispute the document reports itself) is never one side of a conflict
+  between documents. "21 dead, 6 of them children" in one report and "16 dead" in an earlier
+  one is a rising toll, not 6 against 16.
 """
 
 from __future__ import annotations
@@ -50,10 +55,11 @@ PART_SUFFIX = "|part"
 #: Predicates whose date is the claim (a one-off event happens on one day).
 EVENT_PREDICATES = frozenset({"agreement_signed", "agreement_ratified", "withdrew_from", "diplomats_expelled"})
 #: Counts that only grow while an event's reports come in: a later, larger figure is an update.
+#: Aid pledged grows too: a government adds to its pledge ("150 million yuan in all" after 100 million).
 CUMULATIVE = frozenset({"people_killed", "people_injured", "people_displaced", "people_affected", "people_arrested",
-                        "homes_damaged", "troops_deployed"})
+                        "homes_damaged", "troops_deployed", "aid_pledged"})
 #: Amounts that do not change with time: any two that disagree conflict.
-TIMELESS = frozenset({"deal_value", "investment_value", "aid_pledged"})
+TIMELESS = frozenset({"deal_value", "investment_value"})
 #: How far apart two reports of a changing figure may be and still speak of one moment.
 SAME_TIME = timedelta(hours=12)
 #: Reports of a growing count this close are of one moment: a larger one is no update of the other.
@@ -132,6 +138,7 @@ def _member(claim: Claim, doc: Document) -> ClaimGroupMember:
         member.time.CopyFrom(claim.time)
     if doc.HasField("published_at"):
         member.published_at.CopyFrom(doc.published_at)
+    member.superseded = claim.superseded
     return member
 
 
@@ -148,7 +155,7 @@ class _Member:
     value or time cannot be read fails before the group changes)."""
 
     __slots__ = ("proto", "identity", "doc_id", "signature", "copy_key", "as_of", "when", "vouched",
-                 "attribution_id", "describe")
+                 "attribution_id", "describe", "superseded")
 
     def __init__(self, proto: ClaimGroupMember) -> None:
         self.proto = proto
@@ -166,6 +173,7 @@ class _Member:
         self.vouched = bool(proto.attribution.name or proto.attribution.id)
         self.attribution_id = proto.attribution.id
         self.describe = _describe_member(proto)
+        self.superseded = proto.superseded
 
 
 def _time_hit(low: Sequence[_Member], high: Sequence[_Member], cumulative: bool,
@@ -216,8 +224,9 @@ def _two_documents(class_a: Iterable[_Member], class_b: Iterable[_Member]) -> tu
 
 
 def _can_dispute(m: _Member) -> bool:
-    """Whether a member's figure can be one side of a dispute by the time rules: attributed, and dated."""
-    return m.vouched and m.as_of is not None
+    """Whether a member's figure can be one side of a dispute by the time rules: attributed, dated, and
+    its document's largest figure of the key (not `superseded`)."""
+    return m.vouched and m.as_of is not None and not m.superseded
 
 
 def _ordered(pair: tuple[_Member, _Member]) -> tuple[_Member, _Member]:
@@ -299,7 +308,7 @@ def _value_signature(m: ClaimGroupMember) -> Signature:
 def _copy_key(m: ClaimGroupMember, signature: Signature) -> tuple[object, ...]:
     """What two members of different documents share when one is a republished copy of the other."""
     return (m.source, m.language, m.source_text, m.start, m.end, m.attribution.id, m.attribution.name,
-            m.quantity.surface, m.time.surface, signature)
+            m.quantity.surface, m.time.surface, signature, m.superseded)
 
 
 def _identity(m: ClaimGroupMember) -> Identity:

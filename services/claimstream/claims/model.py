@@ -57,6 +57,7 @@ from claimstream.claims.extract import (
     is_negated,
     split_sentences,
 )
+from claimstream.claims.groups import CUMULATIVE, values_conflict
 from claimstream.claims.lexicons import load as load_lexicon
 from claimstream.claims.lexicons import spellings
 from claimstream.claims.numbers import NumberMention, find_numbers
@@ -629,6 +630,7 @@ class ClaimModel:
                         "(claims_max_per_document)", doc.id, limit, limit)
             merged = merged[:limit]
         _flag_contradictions(merged, self.settings.claims_conflict_tolerance)
+        _mark_superseded(merged)
         del doc.claims[:]
         doc.claims.extend(merged)
 
@@ -1018,8 +1020,6 @@ def _set_against(a: Claim, b: Claim) -> bool:
 def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
     """Mark claims of one document that share a key, come from two named sources, and whose values
     cannot both be true."""
-    from claimstream.claims.groups import values_conflict
-
     for i, a in enumerate(claims):
         for b in claims[i + 1 :]:
             if a.key != b.key or not _different_sources(a, b) or not _set_against(a, b):
@@ -1030,6 +1030,21 @@ def _flag_contradictions(claims: list[Claim], tolerance: float) -> None:
             if why:
                 a.contradiction = f"contradicted in this document: {b.source_text[:120]!r} ({why})"
                 b.contradiction = f"contradicted in this document: {a.source_text[:120]!r} ({why})"
+
+
+def _mark_superseded(claims: list[Claim]) -> None:
+    """Mark each count that only grows whose document gives a larger figure of its key (in its unit):
+    an earlier figure ("rose to 21 from 16"), a part the cues missed, or the lower side of a dispute
+    the document reports itself. Between documents, a document speaks by its largest figure: its
+    smaller ones are never one side of a group's conflict (`Claim.superseded`, claims/groups.py)."""
+    largest: dict[tuple[str, str], float] = {}
+    for c in claims:
+        if c.predicate in CUMULATIVE and c.HasField("quantity"):
+            where = (c.key, c.quantity.unit)
+            largest[where] = max(largest.get(where, c.quantity.value), c.quantity.value)
+    for c in claims:
+        if c.predicate in CUMULATIVE and c.HasField("quantity"):
+            c.superseded = c.quantity.value < largest[(c.key, c.quantity.unit)]
 
 
 def load(settings: Settings) -> ClaimModel:

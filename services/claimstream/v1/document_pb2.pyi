@@ -178,7 +178,7 @@ class TimeSpan(_message.Message):
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., precision: _Optional[str] = ..., surface: _Optional[str] = ...) -> None: ...
 
 class Claim(_message.Message):
-    __slots__ = ("text", "source_text", "start", "end", "predicate", "subject", "object", "place", "attribution", "key", "quantity", "time", "language", "confidence", "predicate_method", "contradiction", "doc_id", "doc_source", "published_at", "found_in")
+    __slots__ = ("text", "source_text", "start", "end", "predicate", "subject", "object", "place", "attribution", "key", "quantity", "time", "language", "confidence", "predicate_method", "contradiction", "doc_id", "doc_source", "published_at", "found_in", "superseded")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SOURCE_TEXT_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
@@ -199,6 +199,7 @@ class Claim(_message.Message):
     DOC_SOURCE_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
     FOUND_IN_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
     text: str
     source_text: str
     start: int
@@ -219,10 +220,11 @@ class Claim(_message.Message):
     doc_source: str
     published_at: _timestamp_pb2.Timestamp
     found_in: Entity.Field
-    def __init__(self, text: _Optional[str] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., place: _Optional[_Union[EntityRef, _Mapping]] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., key: _Optional[str] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., predicate_method: _Optional[str] = ..., contradiction: _Optional[str] = ..., doc_id: _Optional[str] = ..., doc_source: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found_in: _Optional[_Union[Entity.Field, str]] = ...) -> None: ...
+    superseded: bool
+    def __init__(self, text: _Optional[str] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., predicate: _Optional[str] = ..., subject: _Optional[_Union[EntityRef, _Mapping]] = ..., object: _Optional[_Union[EntityRef, _Mapping]] = ..., place: _Optional[_Union[EntityRef, _Mapping]] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., key: _Optional[str] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., language: _Optional[str] = ..., confidence: _Optional[float] = ..., predicate_method: _Optional[str] = ..., contradiction: _Optional[str] = ..., doc_id: _Optional[str] = ..., doc_source: _Optional[str] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., found_in: _Optional[_Union[Entity.Field, str]] = ..., superseded: _Optional[bool] = ...) -> None: ...
 
 class ClaimGroupMember(_message.Message):
-    __slots__ = ("doc_id", "language", "source", "attribution", "quantity", "time", "source_text", "start", "end", "published_at", "also_in")
+    __slots__ = ("doc_id", "language", "source", "attribution", "quantity", "time", "source_text", "start", "end", "published_at", "also_in", "superseded")
     DOC_ID_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +236,7 @@ class ClaimGroupMember(_message.Message):
     END_FIELD_NUMBER: _ClassVar[int]
     PUBLISHED_AT_FIELD_NUMBER: _ClassVar[int]
     ALSO_IN_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
     doc_id: str
     language: str
     source: str
@@ -245,7 +248,8 @@ class ClaimGroupMember(_message.Message):
     end: int
     published_at: _timestamp_pb2.Timestamp
     also_in: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, doc_id: _Optional[str] = ..., language: _Optional[str] = ..., source: _Optional[str] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., also_in: _Optional[_Iterable[str]] = ...) -> None: ...
+    superseded: bool
+    def __init__(self, doc_id: _Optional[str] = ..., language: _Optional[str] = ..., source: _Optional[str] = ..., attribution: _Optional[_Union[EntityRef, _Mapping]] = ..., quantity: _Optional[_Union[Quantity, _Mapping]] = ..., time: _Optional[_Union[TimeSpan, _Mapping]] = ..., source_text: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., published_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., also_in: _Optional[_Iterable[str]] = ..., superseded: _Optional[bool] = ...) -> None: ...
 
 class ClaimGroup(_message.Message):
     __slots__ = ("key", "predicate", "subject", "object", "text", "claims", "doc_ids", "languages", "sources", "value_range", "conflict", "reason", "updated_at", "timeline")

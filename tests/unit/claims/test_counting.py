@@ -127,11 +127,29 @@ def test_numbers_outside_the_vocabulary_abstain(model: ClaimModel, text: str, la
     ("Thirty people were hurt, including 12 police officers.", "en"),
     ("وأصيب 30 شخصا بينهم 12 من رجال الشرطة.", "ar"),
     ("48 लोग घायल हुए, जिनमें से 21 की हालत गंभीर है।", "hi"),
+    # "among the dead/injured ... are included" in a sentence of its own, after the total (SOV)
+    ("बस हादसे में 14 लोगों की मौत हो गई। मृतकों में 5 महिलाएं शामिल हैं।", "hi"),
+    ("فیکٹری میں آگ لگنے سے 25 مزدور زخمی ہو گئے۔ زخمیوں میں 4 خواتین بھی شامل ہیں۔", "ur"),
 ])
 def test_a_part_of_a_total_is_its_own_fact(model: ClaimModel, text: str, lang: str) -> None:
     (total, part) = _claims(model, text, lang)
     assert total[1] > part[1]
     assert part[2] == total[2] + "|part"  # same predicate, event and period, marked as a part
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("The death toll rose to 21 on Tuesday, officials said. On Monday police had reported 16 dead.", "en"),
+    ("Число погибших выросло до 21, сообщили власти. Накануне полиция сообщала о 16 погибших.", "ru"),
+    ("अधिकारियों के अनुसार मरने वालों की संख्या बढ़कर 21 हो गई। सोमवार को पुलिस ने 16 लोगों की मौत की बात कही थी।", "hi"),
+])
+def test_a_documents_smaller_figure_of_a_growing_count_is_superseded(model: ClaimModel, text: str, lang: str) -> None:
+    doc = Document(id="t", text=text, source="test")
+    doc.language.code = lang
+    doc.published_at.FromDatetime(datetime(2025, 3, 5, tzinfo=UTC))
+    (result,) = model.predict([doc])
+    assert isinstance(result, Document)
+    killed = {c.quantity.value: c.superseded for c in result.claims if c.predicate == "people_killed"}
+    assert killed == {21: False, 16: True}
 
 
 def test_a_past_event_in_a_factbox_keeps_its_own_year(model: ClaimModel) -> None:

@@ -19,9 +19,21 @@ from claimstream.claims.predicates import PredicateEmbedder, find_triggers, unit
     ("около 12 000 военнослужащих КНДР", "troops_deployed"),
     ("погибли 15 человек", "people_killed"),
     ("Россия выслала двух дипломатов", "diplomats_expelled"),
+    ("संसद ने संधि का अनुसमर्थन किया", "agreement_ratified"),
+    # money for the bereaved or for relief is aid, however the sentence names it
+    ("The state announced Rs 5 lakh ex gratia for the family of each person killed", "aid_pledged"),
+    ("The province released $3 million for relief in the flooded districts", "aid_pledged"),
 ])
 def test_lexicon_trigger(sentence: str, predicate: str) -> None:
     assert predicate in [t.predicate for t in find_triggers(sentence)]
+
+
+@pytest.mark.parametrize(("sentence", "predicate"), [
+    ("पुलिस ने 7 लोगों की मौत की पुष्टि की", "agreement_ratified"),   # "confirmed", not "ratified"
+    ("मंत्रालय ने सोमवार को घटना की पुष्टि की थी", "agreement_ratified"),
+])
+def test_a_common_verb_is_no_trigger_of_a_rare_predicate(sentence: str, predicate: str) -> None:
+    assert predicate not in [t.predicate for t in find_triggers(sentence)]
 
 
 def test_units_restrict_predicates() -> None:
