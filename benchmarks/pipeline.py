@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from claimstream.core.schema import Document, decode_document, encode_document, now_timestamp
+from claimstream.core.settings import STAGE_NAMES as STAGES
 from claimstream.core.settings import Settings
 from claimstream.kafka.clients import make_consumer, make_producer
 from claimstream.local.broker import free_port
 from claimstream.local.launcher import LocalPipeline
-from claimstream.runtime.pipeline import STAGES, Pipeline
+from claimstream.runtime.pipeline import Pipeline
 
 from benchmarks.corpus import batches, sample_documents
 from benchmarks.harness import RESULTS, measure, percentile, print_table, save_results
