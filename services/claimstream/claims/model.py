@@ -15,7 +15,7 @@ fills `Document.claims` with normalized claims:
 - a claim key that names the event, the same in every language;
 - a normalized English sentence built from the key.
 
-Claim keys: `predicate|subject|object|period[|troops][|part]`, over canonical ids:
+Claim keys: `predicate|subject|object|period[|troops][|part][|each]`, over canonical ids:
 
 - event_place predicates (people_*, homes_damaged, quake_magnitude, turnout_percent):
   subject = `<event>@<country>`, the event kind named in the sentence or document
@@ -31,7 +31,8 @@ Claim keys: `predicate|subject|object|period[|troops][|part]`, over canonical id
 - period = the month (YYYY-MM) of the claim's date, else of publication; a sentence that
   names only a past year keeps that year.
 - `|troops`: a toll of soldiers (people_* counting troops), its own fact; `|part`: a breakdown,
-  an increment or a current count (`_mark_parts`), its own fact.
+  an increment or a current count (`_mark_parts`), its own fact; `|each`: an amount of money per
+  person or family (`_mark_rates`), its own fact.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from claimstream.claims.lexicons import spellings
 from claimstream.claims.numbers import NumberMention, find_numbers
 from claimstream.claims.predicates import (
     ABSTAIN,
+    MONEY_UNITS,
     NON_VALUE_UNITS,
     PredicateEmbedder,
     find_triggers,
@@ -455,6 +457,40 @@ def _mark_parts(text: str, cands: list[_Candidate]) -> None:
         largest[c.predicate] = max(largest.get(c.predicate, 0.0), n.value)
 
 
+@cache
+def _rate_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
+    """(before, after): the `per_unit_cues` that make an amount a rate; see `_mark_rates`."""
+    table = load_lexicon("predicates")["per_unit_cues"]
+    out = []
+    for side in ("before", "after"):
+        words = {f for ws in table[side].values() for w in ws for f in spellings(w)}
+        # a word of a spaced script ends at a non-letter; a Chinese cue (每户) runs into the next word
+        ordered = sorted(words, key=len, reverse=True)
+        han = [w for w in ordered if regex.search(r"\p{Han}", w)]
+        cue = "|".join([*(r"(?<![\p{L}\p{M}])" + regex.escape(w) + r"(?![\p{L}\p{M}])" for w in ordered
+                          if w not in han), *map(regex.escape, han)])
+        if side == "before":  # then no clause mark, "and" or digit before the amount
+            out.append(regex.compile(r"(?:" + cue + r")[^,;.，；、。،؛।\d]{0,40}$", regex.IGNORECASE))
+        else:  # after the amount and at most two words (its currency, "ex gratia")
+            out.append(regex.compile(r"^[\s\u00a0]*(?:[\p{L}\p{M}\u200c'’-]+[\s\u00a0]+){0,2}(?:" + cue + ")",
+                                     regex.IGNORECASE))
+    return out[0], out[1]
+
+
+def _mark_rates(text: str, cands: list[_Candidate]) -> None:
+    """Mark the amounts of money that are a rate, not a total: "₹4 lakh for the family of each victim",
+    "100 000 рублей на человека", "每户5000元". A rate is its own fact (its key ends in `|each`): it is
+    never grouped with, or judged against, the total of relief money or of a deal."""
+    before, after = _rate_patterns()
+    for c in cands:
+        n = c.number
+        if n is None or c.unit not in MONEY_UNITS:
+            continue
+        ahead = before.search(text[max(c.sent[0], n.start - 60):n.start])
+        if (ahead and not _AND.search(ahead.group(0))) or after.match(text[n.end:min(c.sent[1], n.end + 50)]):
+            c.extra["each"] = True
+
+
 class _KnowledgeBase:
     """The KB files the claims stage reads places from: the ner stage's (`ner_kb_paths`), set by
     each ClaimModel; the shipped KB until one is made."""
@@ -670,6 +706,7 @@ class ClaimModel:
             out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang,
                                                  past_years, record))
         _mark_parts(text, out)
+        _mark_rates(text, out)
         return out
 
     def _sentence_candidates(self, text: str, sent: tuple[int, int], numbers: list[NumberMention],
@@ -838,6 +875,8 @@ class ClaimModel:
             parts.append("troops")  # "2,000 soldiers were killed": a toll of soldiers, not of everyone
         if c.extra.get("part"):
             parts.append("part")  # "including 12 police officers": a part of the total, its own fact
+        if c.extra.get("each") and entry["unit"] == "money":
+            parts.append("each")  # "₹4 lakh for the family of each victim": a rate, not a total
         claim.key = "|".join(parts)
         claim.text = _normalized_text(claim, entry)
         return claim

@@ -137,6 +137,24 @@ def test_a_part_of_a_total_is_its_own_fact(model: ClaimModel, text: str, lang: s
     assert part[2] == total[2] + "|part"  # same predicate, event and period, marked as a part
 
 
+@pytest.mark.parametrize(("text", "lang", "rate", "total"), [
+    ("The state government announced Rs 4 lakh for the family of each person killed and released Rs 2 crore "
+     "for relief.", "en", 400_000, 20_000_000),
+    ("राज्य सरकार ने हर मृतक के परिवार को 4 लाख रुपये मुआवज़ा देने की घोषणा की और राहत के लिए 5 करोड़ रुपये जारी किए।", "hi",
+     400_000, 50_000_000),
+    ("Власти выделят по 100 тысяч рублей на человека, всего на помощь направлено 50 миллионов рублей.", "ru",
+     100_000, 50_000_000),
+    ("政府向每户受灾家庭发放5000元救助金，共拨付救灾资金2亿元。", "zh", 5000, 200_000_000),
+    ("Die Regierung sagte 3 Millionen Euro Soforthilfe zu, jede betroffene Familie erhält 2.000 Euro.", "de",
+     2000, 3_000_000),
+])
+def test_money_per_person_or_family_is_a_rate_of_its_own(model: ClaimModel, text: str, lang: str, rate: float,
+                                                          total: float) -> None:
+    keys = {value: key for _, value, key in _claims(model, text, lang)}
+    assert keys[rate].endswith("|each") and not keys[total].endswith("|each")
+    assert keys[rate].removesuffix("|each") == keys[total]  # same predicate, parties and month otherwise
+
+
 @pytest.mark.parametrize(("text", "lang"), [
     ("The death toll rose to 21 on Tuesday, officials said. On Monday police had reported 16 dead.", "en"),
     ("Число погибших выросло до 21, сообщили власти. Накануне полиция сообщала о 16 погибших.", "ru"),
