@@ -5,6 +5,7 @@ Pure functions over one text; `model.py` puts them together.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -155,6 +156,10 @@ class Attribution:
     ref: EntityRef
 
 
+#: What a source phrase before its marker ("X said", "X के अनुसार") never holds.
+_SOURCE_STOPS = r",.;:،؛।\n—，。、：-"
+
+
 @cache
 def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
     data = load("predicates")["attribution"]
@@ -172,7 +177,7 @@ def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str], reg
         regex.IGNORECASE,
     )
     # before: the source precedes the marker ("X said", "X के अनुसार", "X اعلام کرد").
-    before = regex.compile(r"(?P<src>[^,.;:،؛।\n—，。、：-]{2,80}?)[\s\u00a0]*(?:" + alt("before") + r")(?![\p{L}])",
+    before = regex.compile(r"(?P<src>[^" + _SOURCE_STOPS + r"]{2,80}?)[\s\u00a0]*(?:" + alt("before") + r")(?![\p{L}])",
                            regex.IGNORECASE)
     # The markers of `before` alone: where the first one stands bounds where a match can start.
     before_marker = regex.compile(r"(?:" + alt("before") + r")(?![\p{L}])", regex.IGNORECASE)
@@ -180,6 +185,39 @@ def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str], reg
 
 
 _SPACE = regex.compile(r"[\s\u00a0]")
+#: What a source phrase before its marker never holds (the `before` pattern's excluded marks).
+_BEFORE_STOP = regex.compile(r"[" + _SOURCE_STOPS + r"]")
+
+
+@cache
+def _lowercase_markers() -> re.Pattern[str]:
+    """The `before` markers, lower-cased, for `re` (no IGNORECASE): the standard library's engine finds
+    the first of a long list of literal words several times faster than `regex` ignoring case."""
+    data = load("predicates")["attribution"]
+    words = {f.lower() for ws in data["before"].values() for w in ws for f in spellings(w)}
+    return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
+
+
+def _first_marker(lowered: str) -> re.Match[str] | None:
+    """The first marker of a lower-cased sentence that no letter follows (what the `before_marker`
+    pattern finds: at each position the longest marker first, then shorter ones)."""
+    pattern, pos = _lowercase_markers(), 0
+    while (found := pattern.search(lowered, pos)) is not None:
+        at = found.start()
+        for end in sorted({m.end() for m in _markers_at(pattern, lowered, at)}, reverse=True):
+            if end >= len(lowered) or not lowered[end].isalpha():
+                return pattern.match(lowered, at, end) if end != found.end() else found
+        pos = at + 1
+    return None
+
+
+def _markers_at(pattern: re.Pattern[str], text: str, at: int) -> list[re.Match[str]]:
+    """Every marker that matches at `at` (a longer one may be followed by a letter, a shorter not)."""
+    out, end = [], len(text)
+    while (m := pattern.match(text, at, end)) is not None and m.end() > at:
+        out.append(m)
+        end = m.end() - 1
+    return out
 
 
 def _search_before(before: regex.Pattern[str], marker: regex.Pattern[str], sentence: str) -> regex.Match[str] | None:
@@ -190,13 +228,22 @@ def _search_before(before: regex.Pattern[str], marker: regex.Pattern[str], sente
     most 80 characters before the spaces that precede the first marker, and no match at all
     exists without a marker. (Searching from every position cost most of the claims stage's time.)
     """
-    first = marker.search(sentence)
+    lowered = sentence.lower()
+    if len(lowered) == len(sentence):  # positions in the lowered text are the sentence's
+        first: re.Match[str] | regex.Match[str] | None = _first_marker(lowered)
+    else:  # "İ" lowers to two code points
+        first = marker.search(sentence)
     if first is None:
         return None
     start = first.start()
     while start > 0 and _SPACE.match(sentence, start - 1):
         start -= 1
-    return before.search(sentence, max(0, start - 80))
+    # No marker stands before the first and a source holds no stop mark: the leftmost match, if it
+    # uses the first marker, starts right after the last stop mark of the 80 characters before it.
+    lo = max(0, start - 80)
+    stops = [m.end() for m in _BEFORE_STOP.finditer(sentence, lo, start)]
+    found = before.match(sentence, stops[-1] if stops else lo)
+    return found if found is not None else before.search(sentence, lo)
 
 
 @cache

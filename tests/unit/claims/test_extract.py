@@ -34,7 +34,8 @@ def test_the_bounded_attribution_search_finds_what_the_full_search_finds() -> No
 
     _, before, marker = _attribution_patterns()
     pieces = ["said", "told", " ", ",", "officials", "के अनुसार", "\n", "—", "ने बताया", "says", "Reuters", "a" * 50,
-              "-", "گفت", "сообщили в МЧС", "。", "据报道", "12", "according to", "\u00a0"]
+              "-", "گفت", "сообщили в МЧС", "。", "据报道", "12", "according to", "\u00a0",
+              "SAID", "Told", "Сообщили", "İstanbul", "saidx", "tolds", "СООБЩИЛИ В"]
     rng = random.Random(7)
     sentences = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(1500)]
     sentences += ["Floods killed 12 people, officials said on Monday.", "x" * 200 + " said", "said", ""]
