@@ -198,10 +198,10 @@ def _lowercase_markers() -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)))
 
 
-def _first_marker(lowered: str) -> re.Match[str] | None:
-    """The first marker of a lower-cased sentence that no letter follows (what the `before_marker`
-    pattern finds: at each position the longest marker first, then shorter ones)."""
-    pattern, pos = _lowercase_markers(), 0
+def _first_marker(lowered: str, pos: int = 0) -> re.Match[str] | None:
+    """The first marker from `pos` of a lower-cased sentence that no letter follows (what the
+    `before_marker` pattern finds: at each position the longest marker first, then shorter ones)."""
+    pattern = _lowercase_markers()
     while (found := pattern.search(lowered, pos)) is not None:
         at = found.start()
         for end in sorted({m.end() for m in _markers_at(pattern, lowered, at)}, reverse=True):
@@ -220,30 +220,38 @@ def _markers_at(pattern: re.Pattern[str], text: str, at: int) -> list[re.Match[s
     return out
 
 
-def _search_before(before: regex.Pattern[str], marker: regex.Pattern[str], sentence: str) -> regex.Match[str] | None:
-    """`before.search(sentence)`, without trying every position of the sentence.
+def _search_before(before: regex.Pattern[str], marker: regex.Pattern[str], sentence: str) -> tuple[int, int] | None:
+    """The span of the source phrase of `before.search(sentence)`, without running it in most sentences.
 
-    Its source phrase is at most 80 characters and ends where only spaces separate it from a
-    marker, and no match can use a marker before the first one; so the leftmost match starts at
-    most 80 characters before the spaces that precede the first marker, and no match at all
-    exists without a marker. (Searching from every position cost most of the claims stage's time.)
+    Its source phrase is 2 to 80 characters, holds no stop mark and ends where only spaces separate it
+    from a marker, and no match can use a marker before the first one: so the leftmost match takes the
+    first marker, and its source starts right after the last stop mark of the 80 characters before
+    the spaces that precede that marker. (Running the pattern, a lazy phrase before 600 words ignoring
+    case, from every position cost most of the claims stage's time.) Where the first marker leaves no
+    room for a source (a stop mark right before it), the next marker is tried the same way. The
+    pattern itself runs only on a sentence whose lower case ("İ") moves positions.
     """
     lowered = sentence.lower()
-    if len(lowered) == len(sentence):  # positions in the lowered text are the sentence's
-        first: re.Match[str] | regex.Match[str] | None = _first_marker(lowered)
-    else:  # "İ" lowers to two code points
-        first = marker.search(sentence)
-    if first is None:
-        return None
-    start = first.start()
-    while start > 0 and _SPACE.match(sentence, start - 1):
-        start -= 1
-    # No marker stands before the first and a source holds no stop mark: the leftmost match, if it
-    # uses the first marker, starts right after the last stop mark of the 80 characters before it.
-    lo = max(0, start - 80)
-    stops = [m.end() for m in _BEFORE_STOP.finditer(sentence, lo, start)]
-    found = before.match(sentence, stops[-1] if stops else lo)
-    return found if found is not None else before.search(sentence, lo)
+    if len(lowered) != len(sentence):
+        found = before.search(sentence)
+        return found.span("src") if found is not None else None
+    marker_at = _first_marker(lowered)
+    while marker_at is not None:
+        at = start = marker_at.start()
+        while start > 0 and _SPACE.match(sentence, start - 1):
+            start -= 1
+        lo = max(0, start - 80)
+        stops = [m.end() for m in _BEFORE_STOP.finditer(sentence, lo, start)]
+        source = stops[-1] if stops else lo
+        # The lazy phrase takes at least 2 characters, spaces if need be (but no line break): the first
+        # place from `source` that leaves it room wins.
+        for place in range(source, at - 1):
+            end = max(start, place + 2)
+            if end == start or _BEFORE_STOP.search(sentence, max(start, place), end) is None:
+                return place, end
+        # Too close to a stop mark or the start: a match takes a later marker, from no earlier place.
+        marker_at = _first_marker(lowered, at + 1)
+    return None
 
 
 @cache
@@ -279,13 +287,11 @@ def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attr
     # "The Red Cross, however, said ...": a parenthetical adverb between the source and its verb.
     sentence = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence)
     m = after.search(sentence)
-    from_end = False
-    if m is None:
-        m = _search_before(before, before_marker, sentence)
-        from_end = True
-    if m is None:
+    from_end = m is None
+    span = _search_before(before, before_marker, sentence) if m is None else m.span("src")
+    if span is None:
         return None
-    src_text = m.group("src")
+    src_at, src_text = span[0], sentence[span[0]:span[1]]
     digit = regex.search(r"\p{Nd}", src_text)
     if digit is not None:  # "according to 14 ...": the source ends where a number or a date begins
         src_text = src_text[: digit.start()]
@@ -303,7 +309,7 @@ def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attr
         if cut and cut[-1] < len(src_text.rstrip()):
             src_text = " " * cut[-1] + src_text[cut[-1]:]
     s, e = _trim_words(src_text, 6, from_end)
-    start, end = offset + m.start("src") + s, offset + m.start("src") + e
+    start, end = offset + src_at + s, offset + src_at + e
     # An entity names the source only when it is most of the phrase: in "असम राज्य आपदा प्रबंधन
     # प्राधिकरण" (Assam State Disaster Management Authority) the place Assam is not the source.
     inside = [x for x in entities if x.start < end and start < x.end and x.label in _SOURCE_LABELS

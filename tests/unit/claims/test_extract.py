@@ -38,8 +38,8 @@ def test_the_bounded_attribution_search_finds_what_the_full_search_finds() -> No
               "SAID", "Told", "Сообщили", "İstanbul", "saidx", "tolds", "СООБЩИЛИ В"]
     rng = random.Random(7)
     sentences = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 30))) for _ in range(1500)]
-    sentences += ["Floods killed 12 people, officials said on Monday.", "x" * 200 + " said", "said", ""]
+    sentences += ["Floods killed 12 people, officials said on Monday.", "x" * 200 + " said", "said", "",
+                  " \n  said it", ",\n said", "a\nsaid", "x,  said", " \n SAID\nсообщили в МЧС", "\n\n  \n said"]
     for sentence in sentences:
-        full, bounded = before.search(sentence), _search_before(before, marker, sentence)
-        assert (full and (full.span(), full.group("src"))) == (bounded and (bounded.span(), bounded.group("src"))), \
-            repr(sentence)
+        full = before.search(sentence)
+        assert (full.span("src") if full else None) == _search_before(before, marker, sentence), repr(sentence)
