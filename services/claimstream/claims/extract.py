@@ -161,7 +161,7 @@ _SOURCE_STOPS = r",.;:،؛।\n—，。、：-"
 
 
 @cache
-def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str], regex.Pattern[str]]:
+def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str]]:
     data = load("predicates")["attribution"]
 
     def alt(side: str) -> str:
@@ -179,9 +179,7 @@ def _attribution_patterns() -> tuple[regex.Pattern[str], regex.Pattern[str], reg
     # before: the source precedes the marker ("X said", "X के अनुसार", "X اعلام کرد").
     before = regex.compile(r"(?P<src>[^" + _SOURCE_STOPS + r"]{2,80}?)[\s\u00a0]*(?:" + alt("before") + r")(?![\p{L}])",
                            regex.IGNORECASE)
-    # The markers of `before` alone: where the first one stands bounds where a match can start.
-    before_marker = regex.compile(r"(?:" + alt("before") + r")(?![\p{L}])", regex.IGNORECASE)
-    return after, before, before_marker
+    return after, before
 
 
 _SPACE = regex.compile(r"[\s\u00a0]")
@@ -199,8 +197,8 @@ def _lowercase_markers() -> re.Pattern[str]:
 
 
 def _first_marker(lowered: str, pos: int = 0) -> re.Match[str] | None:
-    """The first marker from `pos` of a lower-cased sentence that no letter follows (what the
-    `before_marker` pattern finds: at each position the longest marker first, then shorter ones)."""
+    """The first marker from `pos` of a lower-cased sentence that no letter follows (what the markers of
+    the `before` pattern take: at each position the longest marker first, then shorter ones)."""
     pattern = _lowercase_markers()
     while (found := pattern.search(lowered, pos)) is not None:
         at = found.start()
@@ -220,7 +218,7 @@ def _markers_at(pattern: re.Pattern[str], text: str, at: int) -> list[re.Match[s
     return out
 
 
-def _search_before(before: regex.Pattern[str], marker: regex.Pattern[str], sentence: str) -> tuple[int, int] | None:
+def _search_before(before: regex.Pattern[str], sentence: str) -> tuple[int, int] | None:
     """The span of the source phrase of `before.search(sentence)`, without running it in most sentences.
 
     Its source phrase is 2 to 80 characters, holds no stop mark and ends where only spaces separate it
@@ -283,12 +281,12 @@ def find_attribution(sentence: str, offset: int, entities: list[Entity]) -> Attr
 
     `offset` is the sentence's start in the document; entity spans are document offsets.
     """
-    after, before, before_marker = _attribution_patterns()
+    after, before = _attribution_patterns()
     # "The Red Cross, however, said ...": a parenthetical adverb between the source and its verb.
     sentence = _ASIDE.sub(lambda a: " " * len(a.group(0)), sentence)
     m = after.search(sentence)
     from_end = m is None
-    span = _search_before(before, before_marker, sentence) if m is None else m.span("src")
+    span = _search_before(before, sentence) if m is None else m.span("src")
     if span is None:
         return None
     src_at, src_text = span[0], sentence[span[0]:span[1]]
