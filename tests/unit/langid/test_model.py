@@ -95,3 +95,27 @@ def test_sample_documents_are_identified(model, examples):
         expected = obj["id"].split("-")[-2] if obj["id"].split("-")[-2] != "mixed" else "hi"
         [result] = model.predict([Document(id=obj["id"], title=obj["title"], text=obj["text"])])
         assert result.language.code == expected, obj["id"]
+
+
+def test_a_sentence_of_another_language_inside_one_paragraph_shows_as_an_alternative(model):
+    # A German report quoting one English sentence, all in one paragraph: the default reads it sentence by
+    # sentence, so the quote's language is reported; read as one line (langid_segments=lines) fastText
+    # averages the paragraph and the quote vanishes from the scores.
+    text = " ".join([
+        "Die Behörden erklärten am Montag, dass der Wasserstand des Rheins langsam sinkt.",
+        "Viele Straßen in der Altstadt bleiben aber gesperrt, und die Schulen sind geschlossen.",
+        "The mayor said that the city would need weeks to repair the damage to its bridges.",
+        "Die Feuerwehr pumpt seit Tagen Wasser aus den Kellern der Häuser am Ufer.",
+    ])
+    [by_sentence] = model.predict([Document(id="q", text=text)])
+    [by_line] = load(Settings(langid_segments="lines")).predict([Document(id="q", text=text)])
+    assert by_sentence.language.code == by_line.language.code == "de"
+    english = {alt.code: alt.confidence for alt in by_sentence.language.alternatives}.get("en", 0.0)
+    english_by_line = {alt.code: alt.confidence for alt in by_line.language.alternatives}.get("en", 0.0)
+    assert english > 0.1
+    assert english_by_line < english / 2
+
+
+def test_an_unknown_segmentation_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="lines.*sentences"):
+        load(Settings(langid_segments="words"))
