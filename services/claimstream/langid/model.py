@@ -306,8 +306,8 @@ class LanguageModel:
 
 def load(settings: Settings) -> LanguageModel:
     """The langid model as configured."""
-    return LanguageModel(
-        min_chars=settings.langid_min_chars, alternatives=settings.langid_alternatives, segments=settings.langid_segments)
+    return LanguageModel(min_chars=settings.langid_min_chars, alternatives=settings.langid_alternatives,
+                         segments=settings.langid_segments)
 
 
 __all__ = ["LanguageModel", "lite_model_path", "load", "script_counts"]
