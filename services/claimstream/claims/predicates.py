@@ -21,7 +21,7 @@ import numpy as np
 import regex
 
 from claimstream.claims.lexicons import load, spellings
-from claimstream.core.text import char_script
+from claimstream.core.text import SCRIPTS, char_script, code_points, script_table
 from claimstream.runtime.onnx import Threads
 
 MONEY_UNITS = frozenset({"usd", "inr", "pkr", "npr", "lkr", "eur", "irr", "irt", "rub", "uah", "gbp", "cny", "aed",
@@ -118,9 +118,15 @@ def find_triggers(sentence: str) -> list[Trigger]:
     gekommen", not "Leben")."""
     _, owner = _trigger_regex()
     by_script = _script_patterns()
-    scripts = {char_script(ch) for ch in set(sentence)}
-    matches = [m for script, pattern in by_script.items() if script in scripts or script is None
-               for m in pattern.finditer(sentence)]
+    scripts = {SCRIPTS[index] if index else None for index in np.unique(script_table().take(code_points(sentence)))}
+    searched = [script for script in by_script if script in scripts or script is None]
+    if _needs_full_search().search(sentence) or _ARABIC_MARK.search(sentence):
+        # Letters that fold oddly, and Arabic vowel marks (which a form may carry after any letter),
+        # make a form's first two letters unreliable as a key: the whole pattern searches those.
+        matches = [m for script in searched for m in by_script[script].finditer(sentence)]
+    else:
+        starts = _match_starts(sentence, scripts)
+        matches = [m for script in searched for m in _matches_at(sentence, starts, script)]
     if len(by_script) > 1:
         # One pattern per script, so a sentence is searched only for forms of its own scripts; what
         # the one pattern of every form found is the leftmost, then longest, of these, never overlapping.
@@ -136,6 +142,84 @@ def find_triggers(sentence: str) -> list[Trigger]:
         for predicate, kind in owner[_ARABIC_MARK.sub("", m.group(0)).lower()]:
             out.append(Trigger(predicate, m.start(), m.end(), kind))
     return out
+
+
+_WORD = regex.compile(r"[\p{L}\p{M}\u200c]+")
+_AFTER_CJK = regex.compile(r"[\p{Han}\p{Hangul}]")
+_WA_FA = regex.compile(r"(?<![\p{L}\p{M}])[وف]")
+
+
+def _match_starts(sentence: str, scripts: set[str | None]) -> list[int]:
+    """Where a trigger can start, ascending: what the lookbehinds of `_compile_forms` allow for a form that
+    begins with a letter (every form does): a word's first letter; in Arabic script, the letter after a
+    wa- or fa- that no letter or mark precedes; after Han or Hangul, every next character."""
+    starts = [word.start() for word in _WORD.finditer(sentence)]
+    more = []
+    if "Arab" in scripts:
+        more += [m.end() for m in _WA_FA.finditer(sentence, 0, len(sentence) - 1)]
+    if "Hani" in scripts or "Hang" in scripts:
+        more += [m.end() for m in _AFTER_CJK.finditer(sentence, 0, len(sentence) - 1)]
+    return sorted({*starts, *more}) if more else starts
+
+
+def _folds_oddly(code: int) -> bool:
+    """Whether the character's lower case is not one character, or differs from its (one-character) case
+    folding: what the pattern's IGNORECASE would match and a lower-cased prefix would not."""
+    char = chr(code)
+    lower, folded = char.lower(), char.casefold()
+    return len(lower) != 1 or (len(folded) == 1 and folded != lower)
+
+
+#: Cased letters live in the first two planes (the others hold CJK ideographs and private use); a
+#: test checks that nothing above folds oddly.
+_CASED_PLANES_END = 0x20000
+
+
+@cache
+def _needs_full_search() -> regex.Pattern[str]:
+    """Letters that fold oddly (long s, final sigma, dotted capital I, ...): where one stands, a form's
+    first two letters, lower-cased, may not be the sentence's. A sentence with one is searched by the
+    whole pattern."""
+    odd = [code for code in range(_CASED_PLANES_END) if not 0xD800 <= code <= 0xDFFF and _folds_oddly(code)]
+    return regex.compile("[" + "".join(regex.escape(chr(c)) for c in odd) + "]")
+
+
+@cache
+def _prefix_patterns() -> dict[str | None, tuple[dict[str, regex.Pattern[str]], dict[str, regex.Pattern[str]]]]:
+    """For each script's forms: a pattern per first two letters (lower case), and one per one-letter form.
+    At a place where a match can start, only the forms that begin with the sentence's next two letters
+    can match, longest first, as in the script's whole pattern; then the one-letter forms."""
+    _, owner = _trigger_regex()
+    grouped: dict[str | None, tuple[dict[str, list[str]], dict[str, list[str]]]] = {}
+    for form in owner:
+        if not regex.match(r"\p{L}", form):
+            raise ValueError(f"trigger form {form!r} does not begin with a letter: _match_starts would miss it")
+        scripts = {char_script(ch) for ch in form} - {None}
+        pairs, singles = grouped.setdefault(scripts.pop() if len(scripts) == 1 else None, ({}, {}))
+        (pairs.setdefault(form[:2], []) if len(form) > 1 else singles.setdefault(form, [])).append(form)
+    return {script: ({key: _compile_forms(forms) for key, forms in pairs.items()},
+                     {key: _compile_forms(forms) for key, forms in singles.items()})
+            for script, (pairs, singles) in grouped.items()}
+
+
+def _matches_at(sentence: str, starts: Sequence[int], script: str | None) -> list[regex.Match[str]]:
+    """What `_script_patterns()[script].finditer(sentence)` finds, trying only the forms that begin with
+    the letters at each of `starts` (the places where a match can start), and none inside an earlier
+    match."""
+    pairs, singles = _prefix_patterns()[script]
+    found, end = [], 0
+    for start in starts:
+        if start < end:
+            continue
+        pattern = pairs.get(sentence[start:start + 2].lower())
+        m = pattern.match(sentence, start) if pattern is not None else None
+        if m is None and singles:
+            pattern = singles.get(sentence[start].lower())
+            m = pattern.match(sentence, start) if pattern is not None else None
+        if m is not None:
+            found.append(m)
+            end = m.end()
+    return found
 
 
 @cache

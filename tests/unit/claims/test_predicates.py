@@ -97,3 +97,53 @@ def test_searching_by_script_finds_what_one_pattern_of_every_form_finds() -> Non
     sentences += ["Погибли 12 человек, 30 killed, وأصيب 5, 死亡3人", "ums Leben gekommen", ""]
     for sentence in sentences:
         assert find_triggers(sentence) == one_pattern(sentence), sentence
+
+
+def _full_search(sentence: str) -> list[tuple[str, int, int, str]]:
+    """The definition `find_triggers` must keep: each script's whole pattern searched everywhere, then the
+    leftmost, longest matches that do not overlap."""
+    from claimstream.claims.predicates import _ARABIC_MARK, _script_patterns, _trigger_regex
+
+    _, owner = _trigger_regex()
+    matches = sorted((m for pattern in _script_patterns().values() for m in pattern.finditer(sentence)),
+                     key=lambda m: (m.start(), -len(m.group(0))))
+    kept, end = [], -1
+    for m in matches:
+        if m.start() >= end:
+            kept.append(m)
+            end = m.end()
+    return [(p, m.start(), m.end(), k) for m in kept for p, k in owner[_ARABIC_MARK.sub("", m.group(0)).lower()]]
+
+
+def test_the_prefix_search_finds_what_the_whole_pattern_finds() -> None:
+    # find_triggers tries, at each place a word starts, only the forms that begin with its first two
+    # letters; it must agree with the whole pattern on any text: cases, scripts, Arabic wa-/fa- and vowel
+    # marks, CJK runs, letters whose case folding is not their lower case.
+    import json
+    import random
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[3] / "benchmarks" / "data"
+    texts = [row[field] for name in ("claims_gold", "claims_heldout")
+             for row in map(json.loads, (data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines())
+             for field in ("title", "text")]
+    texts += [t.upper() for t in texts[:60]] + [t.title() for t in texts[:60]]
+    pieces = ["killed", "Killed", "KILLED", " ", "people", "displaced", "ums Leben gekommen", "Leben", "погибли",
+              "ПОГИБЛИ", "ſ", "İ", "ς", "\u064e", "\u0651", "\u0670", "وقتل", "فقتل", "قُتل", "و", "ف", "ق",
+              "قتل", "وأصيب", "死亡", "死", "伤", "사망", "명이",
+              "मौत", "हुई", "آواره", "\u200c", "شدند", "12", ",", "。", "injured", "wounded", "ᲀ"]
+    rng = random.Random(11)
+    texts += ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 25))) for _ in range(2000)]
+    found = 0
+    for text in texts:
+        fast = [(t.predicate, t.start, t.end, t.kind) for t in find_triggers(text)]
+        assert fast == _full_search(text), repr(text)
+        found += len(fast)
+    assert found > 2000  # the texts are full of triggers: the comparison is not of empty lists
+
+
+def test_no_character_above_the_cased_planes_folds_oddly() -> None:
+    from claimstream.claims.predicates import _CASED_PLANES_END, _folds_oddly
+
+    assert not [code for code in range(_CASED_PLANES_END, 0x110000) if _folds_oddly(code)]
+    assert _folds_oddly(ord("ſ")) and _folds_oddly(ord("İ")) and not _folds_oddly(ord("K"))
