@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.harness import machine_note, print_table, save_results
+from benchmarks.harness import interleaved_rounds, machine_note, print_table, save_results
 
 ROOT = Path(__file__).resolve().parent.parent
 SENTENCES = ROOT / "tests" / "unit" / "encoder" / "sentences.jsonl"
@@ -45,16 +45,6 @@ def texts() -> list[str]:
             for block in json.loads(line)["text"].splitlines():
                 out.extend(split_sentences(block))
     return out
-
-
-def _rounds(systems: dict[str, Callable[[], np.ndarray]], rounds: int) -> dict[str, list[float]]:
-    seconds: dict[str, list[float]] = {name: [] for name in systems}
-    for _ in range(rounds):
-        for name, run in systems.items():
-            t0 = time.perf_counter()
-            run()
-            seconds[name].append(time.perf_counter() - t0)
-    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -103,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             extra[name] = {"build_s": round(build_s, 1), "load_s": round(load_s, 2),
                            "model_mb": round(built.graph.stat().st_size / 1e6, 1)}
         cosines = {name: (run() * reference).sum(axis=1) for name, run in systems.items()}
-        seconds = _rounds(systems, rounds)
+        seconds = interleaved_rounds(systems, rounds)
 
     rows = []
     for name, values in seconds.items():

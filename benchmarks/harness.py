@@ -13,7 +13,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +79,34 @@ def measure(
         "p99_ms": round(percentile(latencies, 99) * 1000, 2),
         "mean_batch": round(statistics.mean(len(b) for b in batches), 1) if batches else 0,
     }
+
+
+def interleaved_rounds(systems: Mapping[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
+    """Seconds per round for each system: the systems run in turn, the order rotated every round, so that
+    a change of load on a shared machine falls on all of them alike."""
+    seconds: dict[str, list[float]] = {name: [] for name in systems}
+    names = list(systems)
+    for n in range(rounds):
+        for name in names[n % len(names):] + names[: n % len(names)]:
+            t0 = time.perf_counter()
+            systems[name]()
+            seconds[name].append(time.perf_counter() - t0)
+        if sys.stderr.isatty():
+            print(f"\r  round {n + 1}/{rounds}", end="", file=sys.stderr, flush=True)
+    if rounds and sys.stderr.isatty():
+        print(file=sys.stderr)
+    return seconds
+
+
+def spread(values: Sequence[float], digits: int = 1) -> str:
+    """Median (min-max)."""
+    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
+
+
+def load_note() -> str:
+    """The 1/5/15-minute load averages, for a benchmark's note."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.1f}/{five:.1f}/{fifteen:.1f}"
 
 
 def markdown_table(rows: Sequence[dict[str, Any]]) -> str:

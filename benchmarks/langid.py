@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,7 +39,7 @@ from claimstream.core.settings import Settings
 from claimstream.langid.model import lite_model_path, load
 
 from benchmarks.corpus import batches, sample_documents
-from benchmarks.harness import machine_note, print_table, save_results
+from benchmarks.harness import interleaved_rounds, machine_note, print_table, save_results, spread
 from benchmarks.stream import measure_stream
 
 STAGE = "claimstream langid model, batch 32"
@@ -48,23 +47,6 @@ STAGE_LINES = "the same, langid_segments=lines"
 RAW = "raw fastText predict, one line per document"
 RAW_LINES = "raw fastText predict, the stage's lines"
 BASELINE = "langdetect, one at a time (baseline)"
-
-
-def _rounds(systems: dict[str, Callable[[], object]], rounds: int) -> dict[str, list[float]]:
-    """Seconds per round for each system, the systems run in turn and the order rotated every round."""
-    seconds: dict[str, list[float]] = {name: [] for name in systems}
-    names = list(systems)
-    for n in range(rounds):
-        for name in names[n % len(names):] + names[: n % len(names)]:
-            t0 = time.perf_counter()
-            systems[name]()
-            seconds[name].append(time.perf_counter() - t0)
-    return seconds
-
-
-def _spread(values: Sequence[float], digits: int = 1) -> str:
-    """Median (min-max)."""
-    return f"{statistics.median(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -112,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sizes = {STAGE: docs, STAGE_LINES: docs, RAW: docs, RAW_LINES: docs, BASELINE: baseline_docs}
     for run in systems.values():  # warm-up: first calls, caches
         run()
-    seconds = _rounds(systems, rounds)
+    seconds = interleaved_rounds(systems, rounds)
     load_average = os.getloadavg()
 
     def chars(items: Sequence[Document]) -> int:
@@ -121,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     def ratio(of: str, to: str) -> str:
         """`of`'s documents/s over `to`'s, round by round."""
         n_of, n_to = len(sizes[of]), len(sizes[to])
-        return _spread([(n_of / o) / (n_to / t) for o, t in zip(seconds[of], seconds[to], strict=True)], 2)
+        return spread([(n_of / o) / (n_to / t) for o, t in zip(seconds[of], seconds[to], strict=True)], 2)
 
     rows: list[dict[str, Any]] = []
     for name, values in seconds.items():
@@ -129,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append({
             "name": name,
             "docs": n,
-            "docs_per_s": _spread([n / v for v in values]),
+            "docs_per_s": spread([n / v for v in values]),
             "chars_per_s": f"{c / statistics.median(values):.0f}",
             "vs_raw_fasttext": ratio(name, RAW),
         })
