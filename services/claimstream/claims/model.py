@@ -603,6 +603,10 @@ class ClaimModel:
                 log.exception("claims: document %s failed", doc.id)
                 results.append(Rejection("processing_error", f"{type(exc).__name__}: {exc}"[:500]))
         self._classify_undecided(pending)
+        for _, cands, _, facts in pending:
+            # After the classifier, so that a number it gave a predicate is read as a part too.
+            _mark_parts(facts.text, cands)
+            _mark_rates(facts.text, cands)
         for doc, result in zip(batch, results, strict=True):
             if not isinstance(result, Rejection):
                 self._finish(doc, pending)
@@ -705,8 +709,6 @@ class ClaimModel:
             sent_numbers, sent_triggers, sent_dates, past_years = (found.within(s, e) for found in spans)
             out.extend(self._sentence_candidates(text, (s, e), sent_numbers, sent_triggers, sent_dates, lang,
                                                  past_years, record))
-        _mark_parts(text, out)
-        _mark_rates(text, out)
         return out
 
     def _sentence_candidates(self, text: str, sent: tuple[int, int], numbers: list[NumberMention],

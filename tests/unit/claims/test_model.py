@@ -351,3 +351,46 @@ def test_places_from_the_operators_extra_kb_files_key_claims_by_their_country(tm
     assert keys["extra"] and all("country:NP" in key for key in keys["extra"])
     assert not any("country:NP" in key for key in keys["shipped"])
     load(Settings())  # the shipped KB again, for the tests after this one
+
+
+@pytest.mark.parametrize(("lang", "text", "place"), [
+    ("ru", "Землетрясение магнитудой 5,8 произошло в Казахстане. Ночью зафиксировано ещё 27 афтершоков, самый "
+     "сильный — магнитудой 4,1.", "Казахстане"),
+    ("de", "Ein Erdbeben der Stärke 5,8 hat Kasachstan erschüttert. Das stärkste Nachbeben erreichte eine Stärke "
+     "von 4,1.", "Kasachstan"),
+    ("en", "A magnitude 5.8 earthquake struck Kazakhstan on Monday. The strongest aftershock had a magnitude of 4.1.",
+     "Kazakhstan"),
+    ("zh", "哈萨克斯坦发生5.8级地震。最强一次余震震级为4.1级。", "哈萨克斯坦"),
+    ("fa", "زمین‌لرزه‌ای به بزرگی ۵٫۸ ریشتر قزاقستان را لرزاند. بزرگ‌ترین پس‌لرزه ۴٫۱ ریشتر بود.", "قزاقستان"),
+    ("ar", "ضرب زلزال بقوة 5.8 درجات كازاخستان. وبلغت قوة أقوى الهزات الارتدادية 4.1 درجات.", "كازاخستان"),
+])
+def test_an_aftershocks_magnitude_is_not_the_quakes(model: ClaimModel, lang: str, text: str, place: str) -> None:
+    # An aftershock's magnitude is a fact of its own: grouped with the main quake's, 4.1 would dispute 5.8.
+    doc = Document(id=f"aftershock-{lang}", text=text)
+    doc.language.code = lang
+    doc.published_at.FromJsonString("2025-11-04T00:00:00Z")
+    at = text.find(place)
+    doc.entities.append(Entity(text=place, label="LOC", start=at, end=at + len(place), canonical_id="country:KZ",
+                               canonical_name="Kazakhstan", found_in=Entity.SOURCE_TEXT))
+    (result,) = model.predict([doc])
+    assert isinstance(result, Document)
+    keys = {c.quantity.value: c.key for c in result.claims if c.predicate == "quake_magnitude"}
+    assert set(keys) == {5.8, 4.1}
+    assert keys[5.8] != keys[4.1] and "earthquake" in keys[5.8]
+    assert not any(c.contradiction for c in result.claims)
+
+
+def test_a_toll_of_the_quake_and_its_aftershocks_is_the_quakes(model: ClaimModel) -> None:
+    main, both = (Document(id=f"toll-{n}", text=text) for n, text in enumerate((
+        "The earthquake killed 12 people in Kazakhstan.",
+        "The earthquake and its aftershocks killed 14 people in Kazakhstan, officials said.")))
+    for doc in (main, both):
+        doc.language.code = "en"
+        doc.published_at.FromJsonString("2025-11-04T00:00:00Z")
+        at = doc.text.find("Kazakhstan")
+        doc.entities.append(Entity(text="Kazakhstan", label="LOC", start=at, end=at + 10, canonical_id="country:KZ",
+                                   canonical_name="Kazakhstan", found_in=Entity.SOURCE_TEXT))
+    results = model.predict([main, both])
+    assert all(isinstance(r, Document) for r in results)
+    (a,), (b,) = (r.claims for r in results if isinstance(r, Document))
+    assert a.key == b.key and a.predicate == "people_killed"
