@@ -203,14 +203,29 @@ def _country_in_names(entities: list[Entity]) -> str:
     return min(votes, key=lambda c: (-votes[c], first[c]))
 
 
+def _country_in_words(text: str) -> str:
+    """The country whose name, or a subdivision's, `text` spells as whole words, first found first
+    ("Niger: toll in Ouallam market attack rises"); '' when none. The ner stage does not tag
+    titles: this is where a body that names no place it can link gets its country from."""
+    names, countries = _kb_region_names(), _kb_region_names(countries_only=True)
+    words = regex.findall(r"[\p{L}\p{M}]+", text.casefold())
+    for i in range(len(words)):
+        for j in (i + 3, i + 2, i + 1):
+            name = " ".join(words[i:j]) if j <= len(words) else ""
+            country = names.get(name) or countries.get(name)  # "Niger": the country, not Nigeria's state
+            if country:
+                return country
+    return ""
+
+
 @cache
-def _kb_region_names() -> dict[str, str]:
-    """Every name (all languages, casefolded) of a country or subdivision in the knowledge base ->
-    its country id; names two regions share are left out."""
+def _kb_region_names(countries_only: bool = False) -> dict[str, str]:
+    """Every name (all languages, casefolded) of a country or subdivision in the knowledge base (of a
+    country only, with `countries_only`) -> its country id; names two regions share are left out."""
     entities = _kb_entities()
     found: dict[str, set[str]] = {}
     for cid, e in entities.items():
-        if not cid.startswith(("country:", "subdivision:")):
+        if not cid.startswith(("country:",) if countries_only else ("country:", "subdivision:")):
             continue
         country = place_country(cid)
         for _, alias in e.all_aliases():
@@ -288,7 +303,7 @@ class _TextFacts:
         """The country of the document's event (`_event_country`; the title and first sentence are
         its lede)."""
         first = split_sentences(self.text[:2000])
-        return _event_country(self.entities, first[0][1] if first else 0)
+        return _event_country(self.entities, first[0][1] if first else 0) or _country_in_words(self.title)
 
 
 @cache

@@ -394,3 +394,22 @@ def test_a_toll_of_the_quake_and_its_aftershocks_is_the_quakes(model: ClaimModel
     assert all(isinstance(r, Document) for r in results)
     (a,), (b,) = (r.claims for r in results if isinstance(r, Document))
     assert a.key == b.key and a.predicate == "people_killed"
+
+
+def test_a_title_names_the_country_when_the_body_links_no_place(model: ClaimModel) -> None:
+    # "Ouallam" is in no knowledge base the ner stage has; the title says where the attack was.
+    titled = Document(id="ouallam-1", title="Niger: toll in Ouallam market attack rises to 34",
+                      text="The toll from Sunday's attack on a market near Ouallam stood at 34 on Tuesday.")
+    other = Document(id="ouallam-2", title="Market attack toll rises",
+                     text="The toll from Sunday's attack on a market in Niger stood at 31 on Monday.")
+    at = other.text.find("Niger")
+    other.entities.append(Entity(text="Niger", label="GPE", start=at, end=at + 5, canonical_id="country:NE",
+                                 canonical_name="Niger", found_in=Entity.SOURCE_TEXT))
+    untitled = Document(id="ouallam-3", text=titled.text)
+    for doc in (titled, other, untitled):
+        doc.language.code = "en"
+        doc.published_at.FromJsonString("2025-05-13T00:00:00Z")
+    results = model.predict([titled, other, untitled])
+    keys = [next(c.key for c in r.claims if c.predicate == "people_killed") for r in results if isinstance(r, Document)]
+    assert keys[0] == keys[1] and "country:NE" in keys[0]
+    assert "country:NE" not in keys[2]  # without the title nothing says Niger
