@@ -418,6 +418,20 @@ def _not_an_amount(text: str, n: NumberMention, unit: str) -> bool:
     return False
 
 
+def _another_clauses_trigger(text: str, between: str, number: NumberMention, trigger: Any,
+                             numbers_between: Sequence[NumberMention]) -> bool:
+    """Whether the trigger is the verb of another clause than the number's: past a comma and an "and"
+    ("3,000 left without a roof, and 12 people died"), or, after the number and past a comma, the
+    verb of a number between them, closer to it with no comma between ("... has risen to seven,
+    officials said, with two fishermen still missing": the two are missing, not the seven)."""
+    if not _COMMA.search(between):
+        return False
+    if _AND.search(between):
+        return True
+    return trigger.start >= number.end and any(
+        not _COMMA.search(text, n.end, trigger.start) for n in numbers_between if n.end <= trigger.start)
+
+
 @cache
 def _part_patterns() -> dict[str, regex.Pattern[str]]:
     """(part|current, before|after) -> its pattern; see `_mark_parts`."""
@@ -771,8 +785,9 @@ class ClaimModel:
                     continue
                 lo, hi = min(t.end, c.number.end), max(t.start, c.number.start)
                 between = text[lo:hi]
-                if _COMMA.search(between) and _AND.search(between):
-                    continue  # "3,000 left without a roof, and 12 people died": another clause's verb
+                if _another_clauses_trigger(text, between, c.number, t,
+                                            kept[bisect.bisect_right(starts, lo):bisect.bisect_left(starts, hi)]):
+                    continue
                 score = gap + CLAUSE_PENALTY * len(_CLAUSE_BREAK.findall(between))
                 score += BETWEEN_PENALTY * (len(_AND.findall(between))
                                             + bisect.bisect_left(starts, hi) - bisect.bisect_right(starts, lo))

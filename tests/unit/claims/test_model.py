@@ -413,3 +413,27 @@ def test_a_title_names_the_country_when_the_body_links_no_place(model: ClaimMode
     keys = [next(c.key for c in r.claims if c.predicate == "people_killed") for r in results if isinstance(r, Document)]
     assert keys[0] == keys[1] and "country:NE" in keys[0]
     assert "country:NE" not in keys[2]  # without the title nothing says Niger
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("en", "The death toll from Cyclone Sahar, which struck the southeastern coast near the port of Chabahar early "
+     "on Tuesday, has risen to seven, officials said on Wednesday, with two fishermen still missing."),
+    ("de", "Die Zahl der Toten nach dem Zyklon Sahar, der am frühen Dienstagmorgen die südöstliche Küste nahe der "
+     "Hafenstadt Chabahar traf, ist auf sieben gestiegen, teilten die Behörden mit, zwei Fischer werden noch "
+     "vermisst."),
+    ("ru", "Число погибших в результате циклона «Сахар», который рано утром во вторник обрушился на юго-восточное "
+     "побережье страны у порта Чабахар, возросло до семи, сообщили власти, ещё двое рыбаков пропали без вести."),
+    ("uk", "Кількість загиблих унаслідок циклону «Сахар», що рано вранці у вівторок обрушився на південно-східне "
+     "узбережжя біля порту Чабахар, зросла до семи, повідомили власті, ще двоє рибалок зникли безвісти."),
+])
+def test_a_verb_that_has_its_own_number_does_not_reach_across_a_clause(model: ClaimModel, lang: str,
+                                                                      text: str) -> None:
+    # "missing" is the two fishermen's verb: the seven dead, a clause away, are not missing (whether
+    # "the death toll", far before, still reaches them, depends on the distance: abstaining is fine).
+    doc = Document(id=f"near-{lang}", text=text)
+    doc.language.code = lang
+    (result,) = model.predict([doc])
+    assert isinstance(result, Document)
+    claims = {(c.predicate, c.quantity.value) for c in result.claims}
+    assert ("people_missing", 2.0) in claims
+    assert not {c for c in claims if c[1] == 7.0} - {("people_killed", 7.0)}
