@@ -5,7 +5,7 @@ ingest to docs.enriched, each stage's share of a document's time, the streaming
 layer's overhead (end-to-end throughput against the slowest stage in-process), and
 scaling with 1 and 2 workers per stage. Writes benchmarks/results/pipeline.{json,md,png}.
 
-`python -m benchmarks.pipeline [--quick] [--docs N]`. Translation runs with the
+`python -m benchmarks.pipeline [--quick] [--docs N] [--rounds N]`. Translation runs with the
 settings in the environment (by default no models: documents pass as NO_MODEL).
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,7 @@ from claimstream.local.launcher import LocalPipeline
 from claimstream.runtime.pipeline import Pipeline
 
 from benchmarks.corpus import batches, sample_documents
-from benchmarks.harness import RESULTS, measure, percentile, print_table, save_results
+from benchmarks.harness import RESULTS, load_note, machine_note, measure, percentile, print_table, save_results, spread
 
 
 def in_process(settings: Settings, docs: list[Document]) -> list[dict[str, Any]]:
@@ -106,7 +107,7 @@ def over_kafka(settings: Settings, docs: list[Document], replicas: int) -> tuple
     return row, share
 
 
-def plot(rows: list[dict[str, Any]], shares: dict[int, dict[str, float]], path: Path) -> None:
+def plot(rows: list[dict[str, Any]], medians: list[float], shares: dict[int, dict[str, float]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,7 +115,7 @@ def plot(rows: list[dict[str, Any]], shares: dict[int, dict[str, float]], path: 
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     names = [r["name"].replace(" in-process", "").replace("pipeline over Kafka, ", "Kafka, ") for r in rows]
-    left.barh(names, [r["docs_per_s"] for r in rows], color=["#4c72b0"] * (len(rows) - 2) + ["#dd8452"] * 2)
+    left.barh(names, medians, color=["#4c72b0"] * (len(rows) - 2) + ["#dd8452"] * 2)
     left.set_xlabel("documents / s")
     left.set_title("Throughput: stages in-process vs whole pipeline")
     left.invert_yaxis()
@@ -131,35 +132,62 @@ def plot(rows: list[dict[str, Any]], shares: dict[int, dict[str, float]], path: 
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
+def _median_round(rounds: list[list[dict[str, Any]]], index: int) -> dict[str, Any]:
+    """Row `index` of the round whose docs/s for it is the median, its docs/s as median (min-max)."""
+    values = [r[index]["docs_per_s"] for r in rounds]
+    middle = sorted(range(len(rounds)), key=lambda n: values[n])[len(rounds) // 2]
+    return dict(rounds[middle][index], docs_per_s=spread(values))
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--docs", type=int, default=None)
-    args = parser.parse_args()
-    count = args.docs or (150 if args.quick else 1500)
+    parser.add_argument("--quick", action="store_true", help="150 documents, one round")
+    parser.add_argument("--docs", type=int, default=None, help="documents per run (default 1000)")
+    parser.add_argument("--rounds", type=int, default=0, help="interleaved rounds (default 3, 1 with --quick)")
+    args = parser.parse_args(argv)
+    count = args.docs or (150 if args.quick else 1000)
+    rounds = args.rounds or (1 if args.quick else 3)
     settings = Settings.load()
     docs = sample_documents(count)
-    rows = in_process(settings, docs)
-    shares = {}
+    # Each round runs the stages in-process and the pipeline with 1 and 2 workers, in an order that
+    # rotates, so that a change of load on the shared machine falls on all three alike.
+    runs: dict[str, list[list[dict[str, Any]]]] = {"in-process": [], "1": [], "2": []}
+    shares: dict[int, list[dict[str, float]]] = {1: [], 2: []}
+    names = list(runs)
+    for n in range(rounds):
+        for name in names[n % 3:] + names[: n % 3]:
+            print(f"round {n + 1}/{rounds}: {name}", file=sys.stderr)
+            if name == "in-process":
+                runs[name].append(in_process(settings, docs))
+            else:
+                row, share = over_kafka(settings, docs, int(name))
+                runs[name].append([row])
+                shares[int(name)].append(share)
+    slowest = [min(r, key=lambda row: row["docs_per_s"]) for r in runs["in-process"]]
+    rows = [_median_round(runs["in-process"], i) for i in range(len(STAGES))]
     for replicas in (1, 2):
-        row, share = over_kafka(settings, docs, replicas)
+        row = _median_round(runs[str(replicas)], 0)
+        ratios = [k[0]["docs_per_s"] / s["docs_per_s"] for k, s in zip(runs[str(replicas)], slowest, strict=True)]
+        row["vs_slowest_stage"] = spread(ratios, 2)
         rows.append(row)
-        shares[replicas] = share
-    slowest = min(rows[: len(STAGES)], key=lambda r: r["docs_per_s"])
-    for row in rows[len(STAGES):]:
-        row["vs_slowest_stage"] = f"{100 * row['docs_per_s'] / slowest['docs_per_s']:.0f}%"
+    share = {replicas: {stage: round(statistics.median(s[stage] for s in shares[replicas]), 1) for stage in STAGES}
+             for replicas in (1, 2)}
     print_table("pipeline", rows)
-    for replicas, share in shares.items():
-        print(f"time share, {replicas} worker(s) per stage: {share}")
+    for replicas, values in share.items():
+        print(f"time share, {replicas} worker(s) per stage: {values}")
     RESULTS.mkdir(exist_ok=True)
-    plot(rows, shares, RESULTS / "pipeline.png")
+    medians = [float(str(r["docs_per_s"]).split()[0]) for r in rows]
+    plot(rows, medians, share, RESULTS / "pipeline.png")
     models = settings.translate_models or "none (every document passes as NO_MODEL)"
     note = (
-        f"{count} sample documents; translation models: {models}; "
-        f"time share per stage (1 worker): {shares[1]}; (2 workers): {shares[2]}. "
-        f"`vs_slowest_stage` = end-to-end docs/s over the slowest stage in-process ({slowest['name']}). "
-        "![pipeline](benchmarks/results/pipeline.png)"
+        f"{count} sample documents, {rounds} interleaved rounds (in-process stages, the pipeline with 1 and with 2 "
+        "workers per stage, the order rotated each round): docs/s is the median (slowest-fastest round), "
+        "`vs_slowest_stage` the end-to-end docs/s over the slowest stage in-process of the same round "
+        f"({slowest[0]['name']}); the other columns are the median round's; {load_note()} at the end. "
+        f"Translation models: {models}. Time share per stage, median of the rounds (1 worker): {share[1]}; "
+        f"(2 workers): {share[2]}. ![pipeline](benchmarks/results/pipeline.png)"
     )
+    print(f"\n{machine_note()}. {note}")
     save_results("pipeline", rows, note)
 
 
